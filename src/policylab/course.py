@@ -98,3 +98,13 @@ def get_module(module_id: str, root: Path | None = None) -> Module:
             return module
     known = ", ".join(m.id for m in load_modules(root))
     raise CourseError(f"Unknown module {module_id!r}; course.yml lists: {known}")
+
+
+def course_map_markdown(root: Path | None = None) -> str:
+    """The README's course map, generated so it cannot disagree with course.yml."""
+    status = {"ready": "준비됨 (ready)", "planned": "예정 (planned)"}
+    lines = ["| id | 모듈 | module | 데이터 (datasets) | 배점 | 상태 |", "|---|---|---|---|---|---|"]
+    for m in load_modules(root):
+        data = ", ".join(f"`{d}`" for d in m.datasets) or "—"
+        lines.append(f"| {m.id} | {m.title_ko} | {m.title_en} | {data} | {m.points} | {status[m.status]} |")
+    return "\n".join(lines)

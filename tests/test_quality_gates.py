@@ -1,0 +1,164 @@
+"""The generic quality gates every module marked `ready` in course.yml must pass.
+
+No per-module code: a module gets these by being marked ready. Grading runs through
+real nbgrader and real kernels (policylab.grading) in a scratch copy of the course.
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+from policylab.build import build_exercises
+from policylab.course import load_course, load_modules
+from policylab.grading import grade_module, read_scores
+
+from conftest import REPO, copy_course
+
+READY = load_modules(REPO, ready_only=True)
+IDS = [m.id for m in READY]
+by_id = {m.id: m for m in READY}
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _grade_cells(nb):
+    return [c for c in nb.cells if _nbgrader(c).get("grade")]
+
+
+def _auto_tests(nb):
+    return [c for c in _grade_cells(nb) if c.cell_type == "code"]
+
+
+def _bank(module) -> list[dict]:
+    return yaml.safe_load(module.misconceptions.read_text(encoding="utf-8")) or []
+
+
+def _with_answer(nb, cell_id: str, code: str):
+    nb = nbformat.from_dict(nb)
+    cells = [c for c in nb.cells if _nbgrader(c).get("grade_id") == cell_id]
+    assert cells, f"no cell with grade_id {cell_id!r}"
+    cells[0].source = code
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Autograde, per module and once per worker: the solution, the release and every misconception."""
+    cache = {}
+
+    def grade(module_id: str) -> dict:
+        if module_id not in cache:
+            module = by_id[module_id]
+            root = copy_course(tmp_path_factory.mktemp(module_id), [module_id])
+            build_exercises(root=root, modules=[module_id])
+            source = nbformat.read(module.source, as_version=4)
+            submissions = {
+                "solution": source,
+                "release": nbformat.read(module.release, as_version=4),
+                **{f"mc-{m['id']}": _with_answer(source, m["cell"], m["code"]) for m in _bank(module)},
+            }
+            for learner, nb in submissions.items():
+                folder = root / "grading" / "submitted" / learner / module_id
+                folder.mkdir(parents=True)
+                nbformat.write(nb, folder / module.source.name)
+            grade_module(module_id, root=root, learners=sorted(submissions))
+            cache[module_id] = read_scores(module_id, root=root)
+        return cache[module_id]
+
+    return grade
+
+
+@pytest.mark.parametrize("module_id", IDS)
+def test_exercise_structure(module_id):
+    """5–8 autograded questions with hidden tests and skill tags, a written question with a mark
+    scheme, and points that add up to course.yml's."""
+    module = by_id[module_id]
+    nb = nbformat.read(module.source, as_version=4)
+    skills = set(load_course(REPO)["skills"])
+    tests = _auto_tests(nb)
+    assert 5 <= len(tests) <= 8, f"{module.source}: {len(tests)} autograded questions, want 5–8"
+    for cell in tests:
+        gid = _nbgrader(cell)["grade_id"]
+        assert "### BEGIN HIDDEN TESTS" in cell.source, f"{module.source}: {gid} has no hidden tests"
+        meta = cell.metadata.get("policylab", {})
+        assert meta.get("title"), f"{module.source}: {gid} lacks metadata.policylab.title"
+        assert meta.get("skills") and set(meta["skills"]) <= skills, f"{module.source}: {gid} skills"
+    written = [c for c in _grade_cells(nb) if c.cell_type == "markdown"]
+    assert written, f"{module.source}: no written (manually graded) question"
+    assert "BEGIN MARK SCHEME" in "\n".join(c.source for c in nb.cells), f"{module.source}: no mark scheme"
+    total = sum(_nbgrader(c)["points"] for c in _grade_cells(nb))
+    assert total == module.points, f"{module.source}: {total} points, course.yml says {module.points}"
+
+
+@pytest.mark.parametrize("module_id", IDS)
+def test_every_autograded_question_has_a_misconception(module_id):
+    module = by_id[module_id]
+    nb = nbformat.read(module.source, as_version=4)
+    targeted = {t for m in _bank(module) for t in m["targets"]}
+    for cell in _auto_tests(nb):
+        assert _nbgrader(cell)["grade_id"] in targeted, (
+            f"{module.misconceptions}: no wrong answer targets {_nbgrader(cell)['grade_id']}")
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("module_id", IDS)
+def test_solution_earns_full_marks(module_id, graded):
+    scores = graded(module_id)["solution"]
+    lost = {k: v for k, v in scores.items() if v[0] != v[1]}
+    assert scores and not lost, f"{by_id[module_id].source}: solution loses marks on {lost}"
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("module_id", IDS)
+def test_untouched_release_earns_zero(module_id, graded):
+    scores = graded(module_id)["release"]
+    earned = {k: v for k, v in scores.items() if v[0] != 0}
+    assert scores and not earned, f"{by_id[module_id].release}: blank exercise earns {earned}"
+
+
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("module_id", IDS)
+def test_every_misconception_loses_its_marks(module_id, graded):
+    scores = graded(module_id)
+    for m in _bank(by_id[module_id]):
+        got = scores[f"mc-{m['id']}"]
+        for target in m["targets"]:
+            score, best = got[target]
+            assert score < best, f"misconception {m['id']!r} keeps {score}/{best} on {target}"
+
+
+NOISE = re.compile(r"Warning|warn\(|DeprecationWarning|FutureWarning", re.I)
+
+
+def _execute(path):
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                problems.append(f"cell {i}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                problems.append(f"cell {i}: stderr: {out.text.strip()[:200]}")
+            elif NOISE.search(str(out.get("text", ""))):
+                problems.append(f"cell {i}: warning text shown: {str(out.get('text'))[:200]}")
+    return problems
+
+
+def _notebooks():
+    for m in READY:
+        yield pytest.param(m.lesson, id=f"{m.id}-lesson")
+        yield pytest.param(m.source, id=f"{m.id}-solution")
+
+
+@pytest.mark.parametrize("path", list(_notebooks()))
+def test_notebook_runs_clean_in_a_fresh_kernel(path):
+    problems = _execute(path)
+    assert not problems, f"{path} shows the learner errors or warnings: {problems}"
