@@ -70,3 +70,243 @@ def demo(ctx: click.Context) -> None:
         cells = read_scores(module.id, root=root)["demo-solution"]
         got, best = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
         click.echo(f"{module.id}: solution autograded {got:g}/{best:g} points")
+
+
+@main.group()
+def data() -> None:
+    """Synthetic datasets and the privacy toolkit (build, check, scan)."""
+
+
+@data.command("build")
+@click.option("--seed", type=int, default=None, help="Seed (default: the course seed in policylab.data.truth).")
+@click.pass_context
+def data_build(ctx: click.Context, seed: int | None) -> None:
+    """Regenerate datasets/ deterministically (files, README.md, MANIFEST.json)."""
+    import time
+
+    from policylab.data.publish import PublishError, build_datasets
+    from policylab.data.truth import SEED
+
+    started = time.perf_counter()
+    try:
+        paths = build_datasets(root=_root(ctx.find_root()), seed=SEED if seed is None else seed)
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from None
+    import json
+
+    manifest = json.loads(paths[-1].read_text(encoding="utf-8"))
+    click.echo(f"{'file':<28}{'rows':>10}{'MB':>8}")
+    for name, entry in manifest["files"].items():
+        click.echo(f"{name:<28}{entry['rows']:>10,}{entry['bytes'] / 1e6:>8.2f}")
+    size = sum(p.stat().st_size for p in paths)
+    click.echo(f"wrote {len(paths)} files to {paths[0].parent} ({size / 1e6:.1f} MB) "
+               f"in {time.perf_counter() - started:.1f} s")
+
+
+@data.command("check")
+@click.pass_context
+def data_check(ctx: click.Context) -> None:
+    """Verify datasets/ against MANIFEST.json and re-run the privacy checks."""
+    from policylab.data.publish import check_datasets
+
+    problems = check_datasets(root=_root(ctx.find_root()))
+    for problem in problems:
+        click.echo(f"FAIL {problem}", err=True)
+    if problems:
+        sys.exit(1)
+    click.echo("datasets/ matches MANIFEST.json and passes the privacy checks.")
+
+
+@data.command("scan")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quasi", default="", help="Quasi-identifier columns, comma-separated (e.g. 행정동,성별,연령대).")
+@click.option("--entity", default=None, help="Person id column: count distinct people per class, not rows.")
+@click.option("--k", "k", type=int, default=5, show_default=True, help="Required k.")
+def data_scan(file: Path, quasi: str, entity: str | None, k: int) -> None:
+    """Scan a CSV (UTF-8 or CP949) or Excel FILE for direct identifiers and report its k.
+
+    Exits 1 when it finds an identifier or a class smaller than k."""
+    from policylab.data.privacy import scan_file
+
+    columns = [c.strip() for c in quasi.split(",") if c.strip()]
+    try:
+        report = scan_file(file, quasi=columns, entity=entity, k=k)
+    except (KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc).strip('"')) from None
+    for line in report.summary():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- grading pipeline
+def _grading_errors():
+    from policylab.collect import CollectError
+    from policylab.course import CourseError
+    from policylab.gradebook import GradebookError
+    from policylab.grading import GradingError
+    from policylab.roster import RosterError
+
+    return (CollectError, CourseError, GradebookError, GradingError, RosterError)
+
+
+def _table(rows: list[tuple], headers: tuple[str, ...]) -> None:
+    """A plain-text table (wide Korean characters counted as two columns)."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        click.echo("  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f" 외 {len(items) - limit}명" if len(items) > limit else "")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--module", "module_id", required=True, help="The module these submissions are for (e.g. m01).")
+@click.option("--replace", is_flag=True,
+              help="Replace an earlier, different submission (the earlier one is kept in grading/submitted/.history/).")
+@click.option("--pattern", default=None,
+              help="Regular expression for flat file names, with groups (?P<learner>…) and optionally "
+                   "(?P<module>…), (?P<timestamp>…). Default: <learner>_<module>[_…].ipynb.")
+@click.pass_context
+def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, pattern: str | None) -> None:
+    """Take a folder or zip of submissions (PATH) into grading/submitted/<learner>/<module>/."""
+    from policylab.collect import collect_submissions
+
+    try:
+        report = collect_submissions(path, module_id=module_id, root=_root(ctx), replace=replace, pattern=pattern)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    _table([(status, len(items), _names([i.learner or i.source for i in items]))
+            for status, items in sorted(report.by_status().items())], ("결과", "건수", "학습자/파일"))
+    for item in report.problems:
+        click.echo(f"  {item.status}: {item.source}: {item.message}", err=True)
+    if report.items:
+        click.echo(f"제출물 폴더: {Path(report.items[0].dest).parents[1] if report.items[0].dest else 'grading/submitted'}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("module_id", metavar="MODULE")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Grading processes (default: the number of cores).")
+@click.option("--learner", "learners", multiple=True, help="Grade only this learner (repeatable).")
+@click.option("--force", is_flag=True, help="Regrade submissions that have not changed since they were graded.")
+@click.option("--timeout", type=click.IntRange(min=1), default=None,
+              help="Seconds a cell may run (default: Execute.timeout in nbgrader_config.py).")
+@click.pass_context
+def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
+          timeout: int | None) -> None:
+    """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
+    from tqdm import tqdm
+
+    from policylab import states
+    from policylab.grading import grade_module
+
+    bar = None
+
+    def progress(done: int, total: int, record) -> None:
+        nonlocal bar
+        if record is None:
+            bar = tqdm(total=total, unit="명", desc=f"{module_id} 채점", disable=total == 0)
+            return
+        bar.update(1)
+        bar.set_postfix_str(f"{record.learner}: {record.label}")
+
+    try:
+        report = grade_module(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers,
+                              force=force, timeout=timeout, progress=progress)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    groups = report.by_state()
+    _table([(states.LABELS_KO[s], s, len(groups[s]), _names(groups[s])) for s in states.STATES if s in groups],
+           ("상태", "state", "인원", "학습자"))
+    click.echo(f"이번에 채점 {len(report.regraded)}명, 변경 없어 건너뜀 {len(report.unchanged)}명 "
+               f"({report.seconds:.1f}초, 작업 프로세스 {report.workers}개).")
+    for learner, record in sorted(report.problems.items()):
+        click.echo(f"  {learner} [{record.label}] {record.reason}", err=True)
+    click.echo("기록: grading/gradebook.db (또는 POLICYLAB_DB_URL), grading/autograded/, "
+               f"grading/states/{module_id}/")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("module_id", metavar="MODULE")
+@click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable).")
+@click.pass_context
+def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...]) -> None:
+    """Write Korean feedback HTML for MODULE (no hidden test code in it)."""
+    from policylab.feedback import write_feedback
+
+    try:
+        report = write_feedback(module_id, root=_root(ctx), learners=list(learners) or None)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"피드백 {len(report.written) - len(report.withheld)}명 작성, 보류 {len(report.withheld)}명.")
+    for learner, why in sorted(report.withheld.items()):
+        click.echo(f"  {learner}: {why}", err=True)
+    click.echo(f"위치: grading/feedback/<학습자>/{module_id}/")
+    if report.withheld:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file to write (default: grading/out/results.csv).")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the reports' snapshot (roster, results, questions, comments CSV) into this folder.")
+@click.option("--no-bom", is_flag=True, help="Plain UTF-8 without the byte-order mark Excel needs for Korean.")
+@click.pass_context
+def export(ctx: click.Context, out: Path | None, snapshot_dir: Path | None, no_bom: bool) -> None:
+    """Write learner × module results (state, score, submitted-at) as CSV for HR."""
+    from collections import Counter
+
+    from policylab.export import export_results, export_snapshot
+
+    try:
+        path, rows = export_results(root=_root(ctx), out=out, excel=not no_bom)
+        if snapshot_dir is not None:
+            export_snapshot(root=_root(ctx), out_dir=snapshot_dir)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = Counter((r["module"], r["state"]) for r in rows)
+    _table([(m, s, n) for (m, s), n in sorted(counts.items())], ("모듈", "state", "인원"))
+    click.echo(f"wrote {path} ({len(rows)} rows)" + (f" and the snapshot in {snapshot_dir}" if snapshot_dir else ""))
+
+
+@main.command()
+@click.option("--learner", "learners", multiple=True,
+              help="Render only this learner's report (repeatable); the dashboard is then skipped.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Report processes (default: the number of cores).")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Use this snapshot folder (docs/snapshot.md) instead of exporting one from the gradebook.")
+@click.pass_context
+def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, snapshot_dir: Path | None) -> None:
+    """Render learner reports and the manager dashboard (HTML) into grading/out/."""
+    from policylab.paths import find_root
+    from policylab.reports import ReportError, format_summary, render_reports
+
+    root = _root(ctx) or find_root()
+    try:
+        summary = render_reports(root=root, learners=list(learners) or None, workers=workers,
+                                 snapshot_dir=snapshot_dir)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_summary(summary, root=root))
+    if summary.failed:
+        sys.exit(1)
