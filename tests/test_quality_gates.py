@@ -20,6 +20,8 @@ from conftest import REPO, copy_course
 
 READY = load_modules(REPO, ready_only=True)
 IDS = [m.id for m in READY]
+# One xdist group per module: its three grading tests share one autograde batch on one worker.
+GRADED = [pytest.param(m.id, id=m.id, marks=pytest.mark.xdist_group(m.id)) for m in READY]
 by_id = {m.id: m for m in READY}
 
 
@@ -106,24 +108,21 @@ def test_every_autograded_question_has_a_misconception(module_id):
             f"{module.misconceptions}: no wrong answer targets {_nbgrader(cell)['grade_id']}")
 
 
-@pytest.mark.xdist_group("grading")
-@pytest.mark.parametrize("module_id", IDS)
+@pytest.mark.parametrize("module_id", GRADED)
 def test_solution_earns_full_marks(module_id, graded):
     scores = graded(module_id)["solution"]
     lost = {k: v for k, v in scores.items() if v[0] != v[1]}
     assert scores and not lost, f"{by_id[module_id].source}: solution loses marks on {lost}"
 
 
-@pytest.mark.xdist_group("grading")
-@pytest.mark.parametrize("module_id", IDS)
+@pytest.mark.parametrize("module_id", GRADED)
 def test_untouched_release_earns_zero(module_id, graded):
     scores = graded(module_id)["release"]
     earned = {k: v for k, v in scores.items() if v[0] != 0}
     assert scores and not earned, f"{by_id[module_id].release}: blank exercise earns {earned}"
 
 
-@pytest.mark.xdist_group("grading")
-@pytest.mark.parametrize("module_id", IDS)
+@pytest.mark.parametrize("module_id", GRADED)
 def test_every_misconception_loses_its_marks(module_id, graded):
     scores = graded(module_id)
     for m in _bank(by_id[module_id]):
