@@ -22,6 +22,7 @@ class Module:
     points: int
     status: str
     root: Path
+    autograded: tuple[int, int] = (5, 8)  # allowed number of autograded questions
 
     @property
     def ready(self) -> bool:
@@ -77,6 +78,7 @@ def load_modules(root: Path | None = None, *, ready_only: bool = False) -> list[
                 points=int(entry["points"]),
                 status=entry["status"],
                 root=root,
+                autograded=tuple(entry.get("autograded", (5, 8))),
             )
         except (KeyError, TypeError) as exc:
             raise CourseError(f"{where}: missing or malformed field {exc}") from None
