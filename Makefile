@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml lab/overrides.json
 demo: $(STAMP)
 	$(BIN)/policylab demo
 
+# The grading sandbox runs learner kernels in bubblewrap (Debian's bubblewrap package).
+BWRAP_HINT := The grading sandbox needs bubblewrap: sudo apt-get install bubblewrap
+
 test: $(STAMP)
+	command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } || { echo "$(BWRAP_HINT)" >&2; exit 1; }
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 lab: $(STAMP)

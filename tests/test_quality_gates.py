@@ -100,6 +100,15 @@ def test_exercise_structure(module_id):
 
 
 @pytest.mark.parametrize("module_id", IDS)
+def test_test_cells_follow_the_sandbox_conventions(module_id):
+    """At grading, test cells are judged outside the learner's kernel (docs/authoring.md)."""
+    from policylab.hidden_tests import lint_test_cells
+
+    problems = lint_test_cells(nbformat.read(by_id[module_id].source, as_version=4))
+    assert not problems, f"{by_id[module_id].source}: {problems}"
+
+
+@pytest.mark.parametrize("module_id", IDS)
 def test_every_autograded_question_has_a_misconception(module_id):
     module = by_id[module_id]
     nb = nbformat.read(module.source, as_version=4)

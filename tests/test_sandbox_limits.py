@@ -1,0 +1,67 @@
+"""Resource attacks end their own submission, recorded as such, and nothing else.
+
+A memory bomb, a fork loop, a 50 MB print, a disk-filling loop, an oversized file and a CPU
+spin are graded in one batch between honest learners; each attack ends with its own outcome
+and no points, and the honest learners graded after them still get their full score.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from attacks import LIMITS, Context, load
+from attacks.course import MODULE, build_course, checksums, read_scores, run_once, source_notebook, submit
+from policylab import sandbox
+from policylab.nbconfig import load_config, make_api
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-limits")]
+
+TEST_LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=4, processes=48, file_mb=8, disk_mb=32, tmp_mb=16,
+                             output_mb=2)
+
+
+def _grade_batch(folder: Path) -> dict:
+    root = build_course(folder / "course")
+    overrides = sandbox.config_overrides(root=root, limits=TEST_LIMITS)
+    overrides["Execute"] = {"timeout": 30}
+    config = load_config(root, **overrides)
+    api = make_api(config)
+    assert api.generate_assignment(MODULE, force=True, create=True)["success"]
+    release = nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
+    ctx = Context(root=root, port=9)
+    submissions = {"first_full": source_notebook(),
+                   **{name: load(name).build(release, ctx) for name in LIMITS},
+                   "last_full": source_notebook()}
+    for learner, nb in submissions.items():
+        submit(root, learner, nb)
+    before = checksums(root)
+    success = {learner: api.autograde(MODULE, learner, force=True, create=True)["success"] for learner in submissions}
+    return {"root": str(root), "before": before, "success": success,
+            "scores": read_scores(config, list(submissions))}
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    result = run_once("sandbox-limits", tmp_path_factory, _grade_batch)
+    return {**result, "root": Path(result["root"])}
+
+
+def test_learners_around_the_attacks_get_full_marks(batch):
+    for learner in ("first_full", "last_full"):
+        assert batch["scores"][learner]["_total"] == 5.0
+        assert batch["success"][learner]
+        assert [o["ended"] for o in sandbox.read_outcomes(MODULE, learner, root=batch["root"])] == ["completed"]
+
+
+@pytest.mark.parametrize("name", LIMITS)
+def test_limit_ends_the_submission_and_is_recorded(batch, name):
+    outcomes = sandbox.read_outcomes(MODULE, name, root=batch["root"])
+    assert [o["ended"] for o in outcomes] == [load(name).ENDS], outcomes
+    assert batch["scores"][name]["_total"] == 0.0
+    assert not batch["success"][name], "nbgrader must count the ended submission as failed"
+
+
+def test_submitted_files_untouched(batch):
+    assert checksums(batch["root"]) == batch["before"]
