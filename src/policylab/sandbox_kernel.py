@@ -103,13 +103,16 @@ def _stage(cwd: Path, seed: Path, max_bytes: int) -> int:
     return total
 
 
-def _dirs_for(dests: list[str], covered: list[str]) -> list[str]:
-    """--dir arguments (mode 0755) for the parents of each destination not yet in the sandbox."""
+def _dirs_for(dests: list[str], covered: list[str], mounted: tuple[str, ...] = ()) -> list[str]:
+    """--dir arguments (mode 0755) for the parents of each destination not yet in the sandbox.
+
+    ``mounted``: scratch mounts that exist already but whose sub-folders must still be made
+    (bubblewrap would otherwise create them 0700, which the kernel's own uid cannot enter)."""
     made: list[str] = []
     for dest in dests:
         for parent in reversed(list(Path(dest).parents)):
             p = str(parent)
-            if p == "/" or p in made or any(_is_within(parent, Path(c)) for c in covered):
+            if p == "/" or p in made or p in mounted or any(_is_within(parent, Path(c)) for c in covered):
                 continue
             made.append(p)
         covered.append(dest)
@@ -132,10 +135,16 @@ def bwrap_argv(policy: dict, *, sandbox_dir: Path, root_mode: bool, uid: int, fd
         argv += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid)]
+    # Scratch filesystems first: bubblewrap applies mounts in order, so a course or venv that
+    # lives under /tmp (a CI checkout, say) must be bound after /tmp is replaced, not hidden by it.
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "01777", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
+             "--perms", "01777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/tmp",
+             "--perms", "01777", "--size", str(limits["disk_bytes"]), "--tmpfs", HOME]
     binds = [(src, dest) for src, dest in policy["ro_binds"] if os.path.exists(src)]
-    covered: list[str] = []
+    covered: list[str] = ["/proc", "/dev", HOME]
     for src, dest in binds:
-        argv += _dirs_for([dest], covered)
+        argv += _dirs_for([dest], covered, mounted=("/tmp",))
         argv += ["--ro-bind", src, dest]
     for usr_link in ("bin", "lib", "lib64", "sbin"):
         if os.path.islink("/" + usr_link):
@@ -144,13 +153,9 @@ def bwrap_argv(policy: dict, *, sandbox_dir: Path, root_mode: bool, uid: int, fd
         argv += ["--ro-bind-data", str(masked_fd), dest]
     argv += ["--ro-bind-data", str(fds["passwd"]), "/etc/passwd",
              "--ro-bind-data", str(fds["group"]), "/etc/group",
-             "--ro-bind-data", str(fds["hosts"]), "/etc/hosts",
-             "--proc", "/proc", "--dev", "/dev",
-             "--perms", "01777", "--size", str(1 << 20), "--tmpfs", "/dev/shm",
-             "--perms", "01777", "--size", str(limits["tmp_bytes"]), "--tmpfs", "/tmp",
-             "--perms", "01777", "--size", str(limits["disk_bytes"]), "--tmpfs", HOME]
+             "--ro-bind-data", str(fds["hosts"]), "/etc/hosts"]
     ipc = str(sandbox_dir / "ipc")
-    argv += _dirs_for([ipc, SEED], ["/proc", "/dev", HOME] + [d for _, d in binds])
+    argv += _dirs_for([ipc, SEED], ["/proc", "/dev", HOME] + [d for _, d in binds], mounted=("/tmp",))
     argv += ["--bind", ipc, ipc,
              "--ro-bind", str(sandbox_dir / "seed"), SEED,
              "--ro-bind-data", str(fds["policy"]), RUN + "/policy.json",
