@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root and scratch copies of the course."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -26,3 +27,20 @@ def copy_course(dest: Path, module_ids: list[str] = ()) -> Path:
         shutil.copytree(REPO / "solutions" / module_id, dest / "solutions" / module_id)
     (dest / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     return dest
+
+
+NOISE = re.compile(r"Warning|warn\(|DeprecationWarning|FutureWarning", re.I)
+
+
+def learner_visible_problems(nb) -> list[str]:
+    """Errors, stderr and warning text in an executed notebook: what a learner must never see."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                problems.append(f"cell {i}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and out.name == "stderr" and out.text.strip():
+                problems.append(f"cell {i}: stderr: {out.text.strip()[:200]}")
+            elif NOISE.search(str(out.get("text", ""))):
+                problems.append(f"cell {i}: warning text shown: {str(out.get('text'))[:200]}")
+    return problems

@@ -13,11 +13,10 @@ import nbformat
 import papermill as pm
 import pytest
 
-from conftest import REPO
+from conftest import REPO, learner_visible_problems
 
 SOURCE = REPO / "solutions" / "m13" / "m13.ipynb"
 QUESTIONS = ["sms", "tariff", "led", "senior"]
-NOISE = re.compile(r"Warning|warn\(|DeprecationWarning|FutureWarning", re.I)
 
 
 def _parameters_cell(nb):
@@ -36,19 +35,6 @@ def test_parameters_cell_selects_a_question():
         assert f'"{question}"' in cell.source, f"the parameters cell should name the choice {question!r}"
 
 
-def _problems(nb) -> list[str]:
-    problems = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                problems.append(f"cell {i}: {out.ename}: {out.evalue}")
-            elif out.output_type == "stream" and out.name == "stderr" and out.text.strip():
-                problems.append(f"cell {i}: stderr: {out.text.strip()[:200]}")
-            elif NOISE.search(str(out.get("text", ""))):
-                problems.append(f"cell {i}: warning text shown: {str(out.get('text'))[:200]}")
-    return problems
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_reference_answer_renders_for_every_question(question, tmp_path):
@@ -56,7 +42,7 @@ def test_reference_answer_renders_for_every_question(question, tmp_path):
     pm.execute_notebook(str(SOURCE), str(out), parameters={"question": question}, kernel_name="python3",
                         cwd=str(tmp_path), progress_bar=False, log_output=False)
     nb = nbformat.read(out, as_version=4)
-    problems = _problems(nb)
+    problems = learner_visible_problems(nb)
     assert not problems, f"{SOURCE} rendered with question={question!r} shows errors or warnings: {problems}"
     printed = "\n".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
                         if out.output_type == "stream")

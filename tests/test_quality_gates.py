@@ -5,7 +5,6 @@ real nbgrader and real kernels (policylab.grading) in a scratch copy of the cour
 """
 from __future__ import annotations
 
-import re
 
 import nbformat
 import pytest
@@ -16,7 +15,7 @@ from policylab.build import build_exercises
 from policylab.course import load_course, load_modules
 from policylab.grading import grade_module, read_scores
 
-from conftest import REPO, copy_course
+from conftest import REPO, copy_course, learner_visible_problems
 
 READY = load_modules(REPO, ready_only=True)
 IDS = [m.id for m in READY]
@@ -142,23 +141,11 @@ def test_every_misconception_loses_its_marks(module_id, graded):
             assert score < best, f"misconception {m['id']!r} keeps {score}/{best} on {target}"
 
 
-NOISE = re.compile(r"Warning|warn\(|DeprecationWarning|FutureWarning", re.I)
-
-
 def _execute(path):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    problems = []
-    for i, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                problems.append(f"cell {i}: {out.ename}: {out.evalue}")
-            elif out.output_type == "stream" and out.name == "stderr" and out.text.strip():
-                problems.append(f"cell {i}: stderr: {out.text.strip()[:200]}")
-            elif NOISE.search(str(out.get("text", ""))):
-                problems.append(f"cell {i}: warning text shown: {str(out.get('text'))[:200]}")
-    return problems
+    return learner_visible_problems(nb)
 
 
 def _notebooks():
