@@ -47,29 +47,87 @@ def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
 
 
 @main.command()
+@click.option("--learners", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Simulated learners across the corporation's departments.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for grading and reports (default: the number of cores).")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Build the exercises and autograde each ready module's solution (what exists so far)."""
-    import shutil
+def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
+    """The whole cycle on simulated learners: build, release, submit, autograde, feedback, reports."""
+    from tqdm import tqdm
 
+    from policylab import states
     from policylab.build import build_exercises
+    from policylab.cohort import FAST_BROKEN_KINDS, CohortError, simulate_cohort
     from policylab.course import load_modules
-    from policylab.grading import grade_module, read_scores
+    from policylab.feedback import write_feedback
+    from policylab.grading import grade_module
     from policylab.paths import find_root
+    from policylab.reports import ReportError, format_summary, render_reports
 
     root = _root(ctx) or find_root()
-    click.echo("PolicyLab demo — 현재 단계: 연습문제 생성과 모범답안 자동채점까지만 합니다 "
-               "(가상 학습자 채점과 보고서는 아직 없습니다).")
-    for path in build_exercises(root=root):
-        click.echo(f"built {path.relative_to(root)}")
-    for module in load_modules(root, ready_only=True):
-        target = root / "grading" / "submitted" / "demo-solution" / module.id
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(module.source, target / module.source.name)
-        grade_module(module.id, root=root, learners=["demo-solution"])
-        cells = read_scores(module.id, root=root)["demo-solution"]
-        got, best = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
-        click.echo(f"{module.id}: solution autograded {got:g}/{best:g} points")
+    modules = load_modules(root, ready_only=True)
+    click.echo(f"PolicyLab 시연: 가상 학습자 {learners}명으로 준비된 모듈 {len(modules)}개"
+               f"({', '.join(m.id for m in modules)})의 제출 → 자동채점 → 피드백 → 보고서를 실행합니다.")
+    try:
+        datasets = root / "datasets"
+        if not (datasets / "MANIFEST.json").is_file():
+            from policylab.data.publish import build_datasets
+
+            click.echo(f"[1/6] 데이터: {datasets} 생성 중 …")
+            build_datasets(root=root)
+        else:
+            click.echo("[1/6] 데이터: datasets/ 있음")
+        missing = [m.id for m in modules if not m.release.is_file()]
+        if missing:
+            for path in build_exercises(root=root, modules=missing):
+                click.echo(f"[2/6] 연습문제 생성: {path.relative_to(root)}")
+        else:
+            click.echo("[2/6] 연습문제: exercises/ 있음 (다시 만들려면 policylab build)")
+
+        # The two kinds that loop forever each cost a full cell timeout; the demo leaves them out.
+        cohort = simulate_cohort(root=root, learners=learners, broken=FAST_BROKEN_KINDS)
+        click.echo(f"[3/6] 가상 학습자 {len(cohort.roster)}명, 제출물 {len(cohort.submissions)}건: grading/submitted/")
+
+        unexpected = []
+        for module in modules:
+            bar = None
+
+            def progress(done: int, total: int, record, module_id: str = module.id) -> None:
+                nonlocal bar
+                if record is None:
+                    bar = tqdm(total=total, unit="명", desc=f"[4/6] {module_id} 자동채점", disable=total == 0)
+                    return
+                bar.update(1)
+                bar.set_postfix_str(f"{record.learner}: {record.label}")
+
+            try:
+                report = grade_module(module.id, root=root, workers=workers, progress=progress)
+            finally:
+                if bar is not None:
+                    bar.close()
+            counts = {states.LABELS_KO[s]: len(v) for s, v in report.by_state().items()}
+            click.echo(f"      {module.id}: " + ", ".join(f"{k} {n}명" for k, n in counts.items())
+                       + f" ({report.seconds:.0f}초)")
+            expected = {k[0]: v for k, v in cohort.expected_states().items() if k[1] == module.id}
+            unexpected += [f"{module.id} {l}: expected {expected[l]}, got {r.state}"
+                           for l, r in report.records.items() if l in expected and r.state != expected[l]]
+
+            fb = write_feedback(module.id, root=root)
+            click.echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
+                       f"grading/feedback/<학습자>/{module.id}/"
+                       + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
+
+        click.echo("[6/6] 보고서")
+        summary = render_reports(root=root, workers=workers)
+    except (*_grading_errors(), CohortError, ReportError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_summary(summary, root=root))
+    for line in unexpected:
+        click.echo(f"  주의: 가상 제출물의 상태가 예상과 다릅니다: {line}", err=True)
+    click.echo(f"\n보고서 목록을 브라우저로 여십시오: {summary.index}")
+    if summary.failed or unexpected:
+        sys.exit(1)
 
 
 @main.group()
@@ -138,3 +196,175 @@ def data_scan(file: Path, quasi: str, entity: str | None, k: int) -> None:
     if not report.ok:
         sys.exit(1)
 
+
+# --------------------------------------------------------------------------- grading pipeline
+def _grading_errors():
+    from policylab.collect import CollectError
+    from policylab.course import CourseError
+    from policylab.gradebook import GradebookError
+    from policylab.grading import GradingError
+    from policylab.roster import RosterError
+
+    return (CollectError, CourseError, GradebookError, GradingError, RosterError)
+
+
+def _table(rows: list[tuple], headers: tuple[str, ...]) -> None:
+    """A plain-text table (wide Korean characters counted as two columns)."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    cells = [tuple(str(c) for c in headers)] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+    for n, row in enumerate(cells):
+        click.echo("  ".join(c + " " * (w - width(c)) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            click.echo("  ".join("-" * w for w in widths))
+
+
+def _names(items: list[str], limit: int = 6) -> str:
+    return ", ".join(items[:limit]) + (f" 외 {len(items) - limit}명" if len(items) > limit else "")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--module", "module_id", required=True, help="The module these submissions are for (e.g. m01).")
+@click.option("--replace", is_flag=True,
+              help="Replace an earlier, different submission (the earlier one is kept in grading/submitted/.history/).")
+@click.option("--pattern", default=None,
+              help="Regular expression for flat file names, with groups (?P<learner>…) and optionally "
+                   "(?P<module>…), (?P<timestamp>…). Default: <learner>_<module>[_…].ipynb.")
+@click.pass_context
+def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, pattern: str | None) -> None:
+    """Take a folder or zip of submissions (PATH) into grading/submitted/<learner>/<module>/."""
+    from policylab.collect import collect_submissions
+
+    try:
+        report = collect_submissions(path, module_id=module_id, root=_root(ctx), replace=replace, pattern=pattern)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    _table([(status, len(items), _names([i.learner or i.source for i in items]))
+            for status, items in sorted(report.by_status().items())], ("결과", "건수", "학습자/파일"))
+    for item in report.problems:
+        click.echo(f"  {item.status}: {item.source}: {item.message}", err=True)
+    if report.items:
+        click.echo(f"제출물 폴더: {Path(report.items[0].dest).parents[1] if report.items[0].dest else 'grading/submitted'}")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("module_id", metavar="MODULE")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Grading processes (default: the number of cores).")
+@click.option("--learner", "learners", multiple=True, help="Grade only this learner (repeatable).")
+@click.option("--force", is_flag=True, help="Regrade submissions that have not changed since they were graded.")
+@click.option("--timeout", type=click.IntRange(min=1), default=None,
+              help="Seconds a cell may run (default: Execute.timeout in nbgrader_config.py).")
+@click.pass_context
+def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
+          timeout: int | None) -> None:
+    """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
+    from tqdm import tqdm
+
+    from policylab import states
+    from policylab.grading import grade_module
+
+    bar = None
+
+    def progress(done: int, total: int, record) -> None:
+        nonlocal bar
+        if record is None:
+            bar = tqdm(total=total, unit="명", desc=f"{module_id} 채점", disable=total == 0)
+            return
+        bar.update(1)
+        bar.set_postfix_str(f"{record.learner}: {record.label}")
+
+    try:
+        report = grade_module(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers,
+                              force=force, timeout=timeout, progress=progress)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    groups = report.by_state()
+    _table([(states.LABELS_KO[s], s, len(groups[s]), _names(groups[s])) for s in states.STATES if s in groups],
+           ("상태", "state", "인원", "학습자"))
+    click.echo(f"이번에 채점 {len(report.regraded)}명, 변경 없어 건너뜀 {len(report.unchanged)}명 "
+               f"({report.seconds:.1f}초, 작업 프로세스 {report.workers}개).")
+    for learner, record in sorted(report.problems.items()):
+        click.echo(f"  {learner} [{record.label}] {record.reason}", err=True)
+    click.echo("기록: grading/gradebook.db (또는 POLICYLAB_DB_URL), grading/autograded/, "
+               f"grading/states/{module_id}/")
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("module_id", metavar="MODULE")
+@click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable).")
+@click.pass_context
+def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...]) -> None:
+    """Write Korean feedback HTML for MODULE (no hidden test code in it)."""
+    from policylab.feedback import write_feedback
+
+    try:
+        report = write_feedback(module_id, root=_root(ctx), learners=list(learners) or None)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"피드백 {len(report.written) - len(report.withheld)}명 작성, 보류 {len(report.withheld)}명.")
+    for learner, why in sorted(report.withheld.items()):
+        click.echo(f"  {learner}: {why}", err=True)
+    click.echo(f"위치: grading/feedback/<학습자>/{module_id}/")
+    if report.withheld:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV file to write (default: grading/out/results.csv).")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write the reports' snapshot (roster, results, questions, comments CSV) into this folder.")
+@click.option("--no-bom", is_flag=True, help="Plain UTF-8 without the byte-order mark Excel needs for Korean.")
+@click.pass_context
+def export(ctx: click.Context, out: Path | None, snapshot_dir: Path | None, no_bom: bool) -> None:
+    """Write learner × module results (state, score, submitted-at) as CSV for HR."""
+    from collections import Counter
+
+    from policylab.export import export_results, export_snapshot
+
+    try:
+        path, rows = export_results(root=_root(ctx), out=out, excel=not no_bom)
+        if snapshot_dir is not None:
+            export_snapshot(root=_root(ctx), out_dir=snapshot_dir)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = Counter((r["module"], r["state"]) for r in rows)
+    _table([(m, s, n) for (m, s), n in sorted(counts.items())], ("모듈", "state", "인원"))
+    click.echo(f"wrote {path} ({len(rows)} rows)" + (f" and the snapshot in {snapshot_dir}" if snapshot_dir else ""))
+
+
+@main.command()
+@click.option("--learner", "learners", multiple=True,
+              help="Render only this learner's report (repeatable); the dashboard is then skipped.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Report processes (default: the number of cores).")
+@click.option("--snapshot", "snapshot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Use this snapshot folder (docs/snapshot.md) instead of exporting one from the gradebook.")
+@click.pass_context
+def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, snapshot_dir: Path | None) -> None:
+    """Render learner reports and the manager dashboard (HTML) into grading/out/."""
+    from policylab.paths import find_root
+    from policylab.reports import ReportError, format_summary, render_reports
+
+    root = _root(ctx) or find_root()
+    try:
+        summary = render_reports(root=root, learners=list(learners) or None, workers=workers,
+                                 snapshot_dir=snapshot_dir)
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_summary(summary, root=root))
+    if summary.failed:
+        sys.exit(1)

@@ -1,0 +1,159 @@
+"""Autograde benchmark: stock serial `nbgrader autograde` against `policylab grade`, in one run.
+
+Both grade the same simulated cohort of a ready module (default m01, at least 40
+submissions), each in its own scratch copy of the course, each as the command a trainer
+would type. The script checks that every submission both tools scored got the same
+score on every cell, and prints seconds, seconds per notebook and the ratio, plus the CPU
+seconds of each tool's whole process tree (tool, workers, kernels): on a machine that other
+work keeps busy, the wall-clock ratio falls towards the CPU ratio, so both are shown.
+
+    .venv/bin/python bench/autograde.py                 # 48 learners of m01, fast broken kinds
+    .venv/bin/python bench/autograde.py --learners 80 --broken none --workers 2 --repeat 3
+
+Submissions stock nbgrader cannot read (invalid JSON) are left out of the comparison:
+stock records them as 0, PolicyLab as `unreadable` with no score. Exit status 1 when any
+score differs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def _course(dest: Path, module_id: str) -> Path:
+    from policylab.build import build_exercises
+
+    dest.mkdir(parents=True)
+    for name in ("nbgrader_config.py", "course.yml"):
+        shutil.copy2(REPO / name, dest / name)
+    shutil.copytree(REPO / "solutions" / module_id, dest / "solutions" / module_id)
+    (dest / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
+    (dest / "grading").mkdir()
+    build_exercises(root=dest, modules=[module_id])
+    return dest
+
+
+def _env(root: Path) -> dict:
+    env = dict(os.environ, POLICYLAB_ROOT=str(root))
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env.pop("POLICYLAB_DB_URL", None)
+    return env
+
+
+def _timed(cmd: list[str], root: Path, log: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process tree: the tool, its workers, their kernels)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with open(log, "w") as fh:
+        subprocess.run(cmd, cwd=root, env=_env(root), stdout=fh, stderr=subprocess.STDOUT, check=False)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", default="m01")
+    parser.add_argument("--learners", type=int, default=48, help="simulated learners (about 95%% submit)")
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--workers", type=int, default=None, help="policylab grade --workers (default: cores)")
+    parser.add_argument("--broken", choices=("none", "fast", "all"), default="fast",
+                        help="broken submissions to include: none, the fast kinds, or all (the two loop "
+                             "kinds cost one cell timeout each)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tool (the median is reported)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch courses and logs")
+    args = parser.parse_args(argv)
+
+    from policylab import states
+    from policylab.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
+    from policylab.grading import read_scores
+    from policylab.submissions import checksums
+
+    broken = {"none": (), "fast": FAST_BROKEN_KINDS, "all": BROKEN_KINDS}[args.broken]
+    scratch = Path(tempfile.mkdtemp(prefix="policylab-bench-"))
+    try:
+        stock_root = _course(scratch / "stock", args.module)
+        ours_root = _course(scratch / "policylab", args.module)
+        cohort = simulate_cohort([args.module], root=stock_root, learners=args.learners, seed=args.seed,
+                                 broken=broken)
+        simulate_cohort([args.module], root=ours_root, learners=args.learners, seed=args.seed, broken=broken)
+        same = checksums(stock_root / "grading" / "submitted") == checksums(ours_root / "grading" / "submitted")
+        assert same, "the two scratch courses got different submissions"
+        n = len(cohort.submissions)
+        kinds = Counter(s.kind for s in cohort.submissions)
+        print(f"{args.module}: {n} submissions from {args.learners} simulated learners "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); {os.cpu_count()} cores")
+
+        stock_cmd = [str(BIN / "nbgrader"), "autograde", args.module, "--force"]
+        ours_cmd = [str(BIN / "policylab"), "--root", str(ours_root), "grade", args.module, "--force"]
+        if args.workers:
+            ours_cmd += ["--workers", str(args.workers)]
+        runs = []
+        for i in range(args.repeat):   # alternate the order, so that a change in machine load hits both
+            if i % 2 == 0:
+                st = _timed(stock_cmd, stock_root, scratch / "stock.log")
+                ou = _timed(ours_cmd, ours_root, scratch / "policylab.log")
+            else:
+                ou = _timed(ours_cmd, ours_root, scratch / "policylab.log")
+                st = _timed(stock_cmd, stock_root, scratch / "stock.log")
+            runs.append((st, ou))
+            if args.repeat > 1:
+                print(f"  run {i + 1}: stock {st[0]:.1f} s, policylab {ou[0]:.1f} s, ratio {st[0] / ou[0]:.2f}x, "
+                      f"load average {os.getloadavg()[0]:.1f}")
+        ratios = sorted(st[0] / ou[0] for st, ou in runs)
+        (stock_s, stock_cpu), (ours_s, ours_cpu) = sorted(runs, key=lambda r: r[0][0] / r[1][0])[len(runs) // 2]
+
+        stock, ours = read_scores(args.module, root=stock_root), read_scores(args.module, root=ours_root)
+        recorded = states.read_states(ours_root, args.module)
+        unreadable = sorted(l for (l, _), r in recorded.items() if r.state == states.UNREADABLE)
+        # stock nbgrader 0.9.6 crashes (and leaves 0) on a copy-pasted nbgrader cell; PolicyLab grades it
+        stock_log = (scratch / "stock.log").read_text(errors="replace")
+        stock_failed = set(re.findall(r"error processing assignment '[^']+' for student '([^']+)'", stock_log))
+        compared = sorted(set(ours) - set(unreadable))
+        differ = [l for l in compared if stock.get(l) != ours.get(l)]
+        stock_crashed = [l for l in differ if l in stock_failed and recorded[(l, args.module)].state == states.TAMPERED]
+        mismatches = [(l, stock.get(l), ours.get(l)) for l in differ if l not in stock_crashed]
+        missing = sorted(set(stock) - set(ours) - set(unreadable))
+        by_state = Counter(r.state for r in recorded.values())
+
+        print(f"{'tool':<34}{'seconds':>9}{'s/notebook':>12}{'CPU s':>9}{'CPU s/nb':>10}")
+        print(f"{'nbgrader autograde (stock, serial)':<34}{stock_s:>9.1f}{stock_s / n:>12.2f}"
+              f"{stock_cpu:>9.1f}{stock_cpu / n:>10.2f}")
+        label = f"policylab grade ({args.workers or os.cpu_count()} workers)"
+        print(f"{label:<34}{ours_s:>9.1f}{ours_s / n:>12.2f}{ours_cpu:>9.1f}{ours_cpu / n:>10.2f}")
+        print(f"ratio (stock / policylab): {stock_s / ours_s:.2f}x   (target >= 1.8x)"
+              + (f"; median of {len(runs)} runs, range {ratios[0]:.2f}-{ratios[-1]:.2f}x" if len(runs) > 1 else ""))
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+              "(other work on the machine lowers the ratio)")
+        print("policylab states: " + ", ".join(f"{s} {by_state[s]}" for s in states.STATES if by_state[s]))
+        print(f"scores compared on {len(compared) - len(stock_crashed)} submissions ({len(unreadable)} unreadable "
+              f"left out): " + ("identical" if not mismatches and not missing else
+                                f"{len(mismatches)} DIFFER, {len(missing)} missing in policylab"))
+        if stock_crashed:
+            print(f"stock nbgrader crashed on {len(stock_crashed)} (copy-pasted cells, KeyError 'grade_id') "
+                  f"and scored them 0; policylab graded them as tampered: {', '.join(stock_crashed)}")
+        for learner, a, b in mismatches[:10]:
+            print(f"  {learner}: stock {a} != policylab {b}")
+        if args.keep:
+            print(f"scratch kept in {scratch}")
+        return 1 if mismatches or missing else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO / "src"))
+    sys.exit(main())
