@@ -6,6 +6,8 @@ would type. The script checks that every submission both tools scored got the sa
 score on every cell, and prints seconds, seconds per notebook and the ratio, plus the CPU
 seconds of each tool's whole process tree (tool, workers, kernels): on a machine that other
 work keeps busy, the wall-clock ratio falls towards the CPU ratio, so both are shown.
+`policylab grade` runs with the grading sandbox (bubblewrap) as a trainer would; a third
+scratch copy is graded with `--no-sandbox` to show what the sandbox costs per notebook.
 
     .venv/bin/python bench/autograde.py                 # 48 learners of m01, fast broken kinds
     .venv/bin/python bench/autograde.py --learners 80 --broken none --workers 2 --repeat 3
@@ -86,10 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stock_root = _course(scratch / "stock", args.module)
         ours_root = _course(scratch / "policylab", args.module)
+        bare_root = _course(scratch / "unsandboxed", args.module)
         cohort = simulate_cohort([args.module], root=stock_root, learners=args.learners, seed=args.seed,
                                  broken=broken)
         simulate_cohort([args.module], root=ours_root, learners=args.learners, seed=args.seed, broken=broken)
-        same = checksums(stock_root / "grading" / "submitted") == checksums(ours_root / "grading" / "submitted")
+        simulate_cohort([args.module], root=bare_root, learners=args.learners, seed=args.seed, broken=broken)
+        same = checksums(stock_root / "grading" / "submitted") == checksums(ours_root / "grading" / "submitted") \
+            == checksums(bare_root / "grading" / "submitted")
         assert same, "the two scratch courses got different submissions"
         n = len(cohort.submissions)
         kinds = Counter(s.kind for s in cohort.submissions)
@@ -100,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         ours_cmd = [str(BIN / "policylab"), "--root", str(ours_root), "grade", args.module, "--force"]
         if args.workers:
             ours_cmd += ["--workers", str(args.workers)]
-        runs = []
+        bare_cmd = [*ours_cmd, "--no-sandbox"]
+        bare_cmd[2] = str(bare_root)
+        runs, bare_runs = [], []
         for i in range(args.repeat):   # alternate the order, so that a change in machine load hits both
             if i % 2 == 0:
                 st = _timed(stock_cmd, stock_root, scratch / "stock.log")
                 ou = _timed(ours_cmd, ours_root, scratch / "policylab.log")
+                bare_runs.append(_timed(bare_cmd, bare_root, scratch / "unsandboxed.log"))
             else:
+                bare_runs.append(_timed(bare_cmd, bare_root, scratch / "unsandboxed.log"))
                 ou = _timed(ours_cmd, ours_root, scratch / "policylab.log")
                 st = _timed(stock_cmd, stock_root, scratch / "stock.log")
             runs.append((st, ou))
@@ -114,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"load average {os.getloadavg()[0]:.1f}")
         ratios = sorted(st[0] / ou[0] for st, ou in runs)
         (stock_s, stock_cpu), (ours_s, ours_cpu) = sorted(runs, key=lambda r: r[0][0] / r[1][0])[len(runs) // 2]
+        bare_s, bare_cpu = sorted(bare_runs)[len(bare_runs) // 2]
 
         stock, ours = read_scores(args.module, root=stock_root), read_scores(args.module, root=ours_root)
+        bare = read_scores(args.module, root=bare_root)
         recorded = states.read_states(ours_root, args.module)
         unreadable = sorted(l for (l, _), r in recorded.items() if r.state == states.UNREADABLE)
         # stock nbgrader 0.9.6 crashes (and leaves 0) on a copy-pasted nbgrader cell; PolicyLab grades it
@@ -133,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{stock_cpu:>9.1f}{stock_cpu / n:>10.2f}")
         label = f"policylab grade ({args.workers or os.cpu_count()} workers)"
         print(f"{label:<34}{ours_s:>9.1f}{ours_s / n:>12.2f}{ours_cpu:>9.1f}{ours_cpu / n:>10.2f}")
+        print(f"{'  same, --no-sandbox':<34}{bare_s:>9.1f}{bare_s / n:>12.2f}{bare_cpu:>9.1f}{bare_cpu / n:>10.2f}")
+        print(f"sandbox cost: {(ours_s - bare_s) / n:+.2f} s wall and {(ours_cpu - bare_cpu) / n:+.2f} CPU s per notebook")
         print(f"ratio (stock / policylab): {stock_s / ours_s:.2f}x   (target >= 1.8x)"
               + (f"; median of {len(runs)} runs, range {ratios[0]:.2f}-{ratios[-1]:.2f}x" if len(runs) > 1 else ""))
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
@@ -148,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {learner}: stock {a} != policylab {b}")
         if args.keep:
             print(f"scratch kept in {scratch}")
-        return 1 if mismatches or missing else 0
+        if bare != ours:
+            print(f"--no-sandbox scored {sum(bare.get(l) != ours.get(l) for l in ours)} submissions differently")
+        return 1 if mismatches or missing or bare != ours else 0
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -55,10 +55,11 @@ EXPECTED = {
     "fails-hidden-tests": states.GRADED,
     "fails-visible-test": states.GRADED,
     "prints-input-history": states.GRADED,
-    "kills-the-grader": states.KERNEL_DIED,
+    "kills-the-grader": states.GRADED,  # in the sandbox its parent is the sandbox's own: the grader lives on
 }
 ABSENT = "absent"                     # on the roster, never submitted
 NOT_IN_STOCK = {"kills-the-grader"}   # it would kill the stock nbgrader process itself
+UNSANDBOXED = "kills-the-grader"      # graded once more with --no-sandbox, in a copy of its own
 MANUAL = ("complete", 1.5, "근거가 분명합니다. 다음에는 불확실성도 적어 보세요.")
 
 
@@ -97,6 +98,8 @@ def _build(base: Path) -> None:
     for learner in NOT_IN_STOCK:
         shutil.rmtree(stock / "grading" / "submitted" / learner)
     (base / "before.json").write_text(json.dumps(checksums(course / "grading" / "submitted")))
+    unsandboxed = base / "unsandboxed"
+    shutil.copytree(course, unsandboxed, symlinks=True)
 
     with open(base / "stock.log", "w") as log:
         stock_run = subprocess.Popen([str(BIN / "nbgrader"), "autograde", "m01"], cwd=stock, env=_env(stock),
@@ -106,7 +109,10 @@ def _build(base: Path) -> None:
         finally:
             stock_run.wait(timeout=600)
     (base / "report.json").write_text(json.dumps({"regraded": report.regraded, "missing": report.missing,
-                                                  "workers": report.workers}))
+                                                  "workers": report.workers, "sandbox": report.sandbox}))
+    # without the sandbox the same kill reaches the worker: the pipeline survives and says so
+    grade_module("m01", root=unsandboxed, learners=[UNSANDBOXED, "prints-input-history"], workers=1, sandbox=False)
+    write_feedback("m01", root=unsandboxed, learners=["prints-input-history"])
     # a trainer grades the written answer of one learner in formgrader (here: nbgrader's Gradebook API)
     from nbgrader.api import Gradebook
 
@@ -146,6 +152,15 @@ def test_every_submission_ends_in_its_state(batch, recorded):
     assert sorted(report["regraded"]) == sorted(EXPECTED)
 
 
+def test_the_sandbox_is_on_and_recorded(batch, recorded):
+    assert json.loads((batch / "report.json").read_text())["sandbox"] is True
+    assert all(r.sandbox for r in recorded.values())
+    assert recorded["complete"].ended == "completed" and recorded["kernel-exit"].ended == "kernel_died"
+    # the kill aimed at the grader hit only the sandbox: q2 was still graded
+    assert read_scores("m01", root=batch / "course")["kills-the-grader"]["q2_tests"] == (3.0, 3.0)
+    assert states.read_state(batch / "unsandboxed", "m01", UNSANDBOXED).sandbox is False
+
+
 def test_failures_say_why_in_korean(recorded):
     assert "JSON" in recorded["invalid-json"].reason
     assert "노트북 형식이 아닙니다" in recorded["json-but-not-a-notebook"].reason
@@ -157,7 +172,7 @@ def test_failures_say_why_in_korean(recorded):
     assert "삭제" in recorded["deleted-test-cell"].reason
     assert "내용이 바뀌었습니다" in recorded["edited-test-cell"].reason
     assert "2번" in recorded["duplicated-cell"].reason
-    assert "두 번 비정상 종료" in recorded["kills-the-grader"].reason
+    assert "채점 샌드박스" not in "".join(r.reason for r in recorded.values())
     assert all(r.reason for r in recorded.values() if r.state != states.GRADED)
     assert not any(r.reason for r in recorded.values() if r.state == states.GRADED)
 
@@ -182,9 +197,12 @@ def test_scores_are_stock_nbgraders(batch, recorded):
 
 def test_a_dead_kernel_never_counts_as_a_pass(batch, recorded):
     ours = read_scores("m01", root=batch / "course")
-    for learner in ("kernel-exit", "kills-the-grader"):
-        assert recorded[learner].auto_score == 0
-        assert all(score == 0 for score, _ in ours[learner].values())
+    learner = "kernel-exit"
+    assert recorded[learner].auto_score == 0
+    assert all(score == 0 for score, _ in ours[learner].values())
+    killed = states.read_state(batch / "unsandboxed", "m01", UNSANDBOXED)
+    assert killed.state == states.KERNEL_DIED and "두 번 비정상 종료" in killed.reason and killed.auto_score == 0
+    assert all(score == 0 for score, _ in read_scores("m01", root=batch / "unsandboxed")[UNSANDBOXED].values())
     rows = {(r["learner_id"]): r for r in _csv(batch / "snapshot" / "results.csv")}
     assert rows["kernel-exit"]["score"] == "0" and rows["kernel-exit"]["state"] == states.KERNEL_DIED
 
@@ -195,7 +213,9 @@ def test_tampered_cells_are_graded_as_released(batch, recorded):
         assert ours[learner]["q1_tests"] == (0.0, 2.0)   # the answer was left blank: the restored test fails
         graded = nbformat.read(batch / "course" / "grading" / "autograded" / learner / "m01" / "m01.ipynb", 4)
         sources = "\n".join(c.source for c in graded.cells)
-        assert HIDDEN_Q1 in sources and "pass" != graded.cells[2].source.strip()
+        # the released test is back; its hidden part ran in the grader and is not in the learner's notebook
+        assert 'assert isinstance(answer, int), "answer는 정수(int)여야 합니다."' in sources
+        assert HIDDEN_Q1 not in sources and "pass" != graded.cells[2].source.strip()
 
 
 def test_submitted_files_are_never_modified(batch):
@@ -240,7 +260,12 @@ def test_feedback_is_korean_with_hints(batch):
     assert MANUAL[2] in complete and "총점 6.5 / 7.0" in complete
     assert "읽을 수 없음" in text("invalid-json") and "JSON" in text("invalid-json")
     assert "커널 중단" in text("kernel-exit")
-    assert "[이 출력에는 채점용 숨은 테스트 내용이 들어 있어 가렸습니다.]" in text("prints-input-history")
+    # hidden checks run in the grader, never in the kernel (with or without the sandbox), so
+    # printing the kernel's input history shows none and there is nothing to redact
+    for course in ("course", "unsandboxed"):
+        page = html_text((batch / course / "grading" / "feedback" / "prints-input-history" / "m01" / "m01.html")
+                         .read_text(encoding="utf-8"))
+        assert "print(In)" in page and HIDDEN_Q1 not in page and "BEGIN HIDDEN" not in page
 
 
 def test_snapshot_follows_the_contract(batch):
@@ -276,10 +301,26 @@ def test_the_commands_summarise_and_fail_on_problems(batch, tmp_path):
     course = str(batch / "course")
     graded = CliRunner().invoke(main, ["--root", course, "grade", "m01"])   # nothing changed: no kernels
     assert graded.exit_code == 1, graded.output
-    assert "시간 초과" in graded.output and "kills-the-grader" in graded.output
+    assert "시간 초과" in graded.output and "ignores-interrupt" in graded.output
+    assert "채점 샌드박스: 사용" in graded.output
     assert f"건너뜀 {len(EXPECTED)}명" in graded.output
     out = tmp_path / "hr.csv"
     exported = CliRunner().invoke(main, ["--root", course, "export", "--out", str(out)])
     assert exported.exit_code == 0, exported.output
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")          # Excel reads the Korean
     assert len(out.read_text(encoding="utf-8-sig").splitlines()) == len(EXPECTED) + 2
+
+
+def test_grade_refuses_without_the_sandbox_unless_told(batch, tmp_path):
+    """Where bubblewrap is missing, `policylab grade` grades nothing and says how to fix it."""
+    course = tmp_path / "course"
+    shutil.copytree(batch / "course", course, symlinks=True)
+    before = checksums(course / "grading")
+    env = dict(_env(course), PATH=str(BIN))  # no /usr/bin: no bwrap
+    done = subprocess.run([str(BIN / "policylab"), "--root", str(course), "grade", "m01", "--learner", "complete"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "bubblewrap" in done.stderr and "--no-sandbox" in done.stderr and "apt-get install" in done.stderr
+    after = checksums(course / "grading")
+    assert {k: v for k, v in after.items() if ".sandbox" not in k} == \
+        {k: v for k, v in before.items() if ".sandbox" not in k}

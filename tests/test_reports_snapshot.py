@@ -75,7 +75,7 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
             state = "graded"
             roll = rng.random()
             special = {(3, "m01"): "timed_out", (5, "m01"): "unreadable", (8, "m02"): "tampered",
-                       (11, "m01"): "kernel_died", (2, "m01"): "missing"}
+                       (11, "m01"): "kernel_died", (2, "m01"): "missing", (13, "m02"): "limit_exceeded"}
             if (k, module) in special:
                 state = special[(k, module)]
             elif m >= 1 and roll < 0.25 + 0.15 * m:
@@ -99,12 +99,13 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
                 continue
             reasons = {"timed_out": "셀 실행이 60초 제한을 넘었습니다.",
                        "kernel_died": "실행 중 커널이 종료되었습니다(0점 처리).",
+                       "limit_exceeded": "메모리 한도를 넘어 채점을 중단했습니다. 0점으로 기록합니다.",
                        "tampered": "잠긴 테스트 셀이 수정되어 원본으로 복원한 뒤 채점했습니다."}
             row["reason"] = reasons.get(state, "")
             auto = manual = 0.0
             manual_done = rng.random() < 0.7
             for grade_id, title, skills, kind, points, difficulty in qs:
-                if state == "kernel_died":
+                if state in ("kernel_died", "limit_exceeded"):
                     score = 0.0
                 elif kind == "manual" and not manual_done:
                     score = None

@@ -13,7 +13,8 @@ import pytest
 
 from attacks import LIMITS, Context, load
 from attacks.course import MODULE, build_course, checksums, read_scores, run_once, source_notebook, submit
-from policylab import sandbox
+from policylab import sandbox, states
+from policylab.grading import grade_module
 from policylab.nbconfig import load_config, make_api
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-limits")]
@@ -23,12 +24,10 @@ TEST_LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=4, processes=48, file_m
 
 
 def _grade_batch(folder: Path) -> dict:
+    """The batch goes through the grading pipeline (`policylab grade`), two workers at once."""
     root = build_course(folder / "course")
-    overrides = sandbox.config_overrides(root=root, limits=TEST_LIMITS)
-    overrides["Execute"] = {"timeout": 30}
-    config = load_config(root, **overrides)
-    api = make_api(config)
-    assert api.generate_assignment(MODULE, force=True, create=True)["success"]
+    config = load_config(root)
+    assert make_api(config).generate_assignment(MODULE, force=True, create=True)["success"]
     release = nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
     ctx = Context(root=root, port=9)
     submissions = {"first_full": source_notebook(),
@@ -37,8 +36,9 @@ def _grade_batch(folder: Path) -> dict:
     for learner, nb in submissions.items():
         submit(root, learner, nb)
     before = checksums(root)
-    success = {learner: api.autograde(MODULE, learner, force=True, create=True)["success"] for learner in submissions}
-    return {"root": str(root), "before": before, "success": success,
+    report = grade_module(MODULE, root=root, workers=2, limits=TEST_LIMITS, timeout=30)
+    return {"root": str(root), "before": before,
+            "states": {learner: [r.state, r.reason, r.sandbox] for learner, r in report.records.items()},
             "scores": read_scores(config, list(submissions))}
 
 
@@ -51,7 +51,7 @@ def batch(tmp_path_factory):
 def test_learners_around_the_attacks_get_full_marks(batch):
     for learner in ("first_full", "last_full"):
         assert batch["scores"][learner]["_total"] == 5.0
-        assert batch["success"][learner]
+        assert batch["states"][learner][0] in (states.GRADED, states.TAMPERED)  # the source notebook: tampered
         assert [o["ended"] for o in sandbox.read_outcomes(MODULE, learner, root=batch["root"])] == ["completed"]
 
 
@@ -60,7 +60,8 @@ def test_limit_ends_the_submission_and_is_recorded(batch, name):
     outcomes = sandbox.read_outcomes(MODULE, name, root=batch["root"])
     assert [o["ended"] for o in outcomes] == [load(name).ENDS], outcomes
     assert batch["scores"][name]["_total"] == 0.0
-    assert not batch["success"][name], "nbgrader must count the ended submission as failed"
+    state, reason, sandboxed = batch["states"][name]
+    assert sandboxed and state == states.LIMIT_EXCEEDED and "한도" in reason, batch["states"][name]
 
 
 def test_submitted_files_untouched(batch):

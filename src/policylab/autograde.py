@@ -10,8 +10,9 @@ write into the course gradebook.
 
 States, in order of precedence: ``unreadable`` (not a notebook: checked before nbgrader
 runs; or nbgrader failed on it twice, for a reason other than those below), ``kernel_died`` (nbclient's DeadKernelError: scores cleared, never a pass),
-``timed_out`` (a cell hit the timeout: either interrupted and graded as nbgrader grades
-it, or unresponsive to interrupts and scored 0), ``tampered`` (a read-only cell differs
+``limit_exceeded`` (the sandbox ended it at a memory, CPU, process, file-size, disk or output
+limit: scored 0), ``timed_out`` (a cell hit the timeout: either interrupted and graded as
+nbgrader grades it, or unresponsive to interrupts and scored 0), ``tampered`` (a read-only cell differs
 from the release: graded with nbgrader's restored cells), ``graded``.
 
 Two settings differ from nbgrader's defaults, neither of which changes a score: kernels
@@ -105,6 +106,9 @@ class WorkingCopy:
         ensure_tools_on_path()
         # Notebooks find this course's datasets through policylab.paths from any folder.
         os.environ["POLICYLAB_ROOT"] = str(self.root)
+        # The hidden checks run in this process (policylab.hidden_tests) with the working copy as
+        # the course root, which has no datasets/: point them at the course's own.
+        os.environ.setdefault("POLICYLAB_DATASETS", str(self.root / "datasets"))
         os.environ["NBGRADER_EXECUTION"] = "autograde"
         overrides = dict(overrides or {})
         course_dir = dict(overrides.pop("CourseDirectory", {}))
@@ -125,6 +129,8 @@ class WorkingCopy:
             # The notebook has run and every output is in: stop the kernel at once instead of
             # asking it to exit (nbclient's "graceful" costs about 0.2 s of CPU per notebook).
             self.config.Execute.shutdown_kernel = "immediate"
+        # SandboxExecute (policylab.sandbox.config_overrides) runs kernels in bubblewrap unless told not to
+        self.sandboxed = "SandboxExecute" in self.config and bool(self.config.SandboxExecute.get("sandbox", True))
         self.coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
         self.autograde_class = _autograde_class()
@@ -141,7 +147,7 @@ class WorkingCopy:
         """Grade one learner's submission; never raises for anything the submission does."""
         started = time.monotonic()
         result = self._grade(learner, extension_seconds)
-        if result["ran"] and result["state"] == states.UNREADABLE:
+        if result["ran"] and (result["state"] == states.UNREADABLE or result.get("ended") == "sandbox_error"):
             # nbgrader stopped for a reason that is neither the learner's kernel dying nor a
             # timeout (a kernel that failed to start on a loaded machine, say): try once more
             result = self._grade(learner, extension_seconds)
@@ -205,11 +211,22 @@ class WorkingCopy:
         out = self.autograded_dir(learner)
         return {
             "state": state, "reason": reason, "details": details, "ran": True,
+            "sandbox": self.sandboxed, "ended": getattr(failure, "ended", None) or self._ended(learner),
             "timestamp": saved["timestamp"], "notebooks": saved["notebooks"] if outcome["success"] else None,
             "auto_score": auto_score if outcome["success"] else 0.0, "auto_max": auto_max,
             "autograded": str(out) if outcome["success"] and out.is_dir() else None,
             "log": outcome.get("log", "")[-4000:] if not outcome["success"] else "",
         }
+
+    def _ended(self, learner: str) -> str:
+        """How the kernel of a notebook that ran to its end ended, from the sandbox's record."""
+        record_dir = self.config.SandboxExecute.get("record_dir") if "SandboxExecute" in self.config else None
+        if not record_dir:
+            return ""
+        from policylab.sandbox import read_outcomes
+
+        endings = [o.get("ended", "") for o in read_outcomes(self.module_id, learner, record_dir=record_dir)]
+        return next((e for e in endings if e != "completed"), endings[0] if endings else "")
 
     def _gradebook(self):
         from nbgrader.api import Gradebook
@@ -220,6 +237,9 @@ class WorkingCopy:
                   learner: str) -> tuple[str, str]:
         timeout = self.config.Execute.get("timeout", 30)
         if not outcome["success"]:
+            ended = getattr(failure, "ended", None)  # policylab.sandbox_execute.SubmissionEnded
+            if ended:
+                return _ended_state(ended, getattr(failure, "detail", ""), timeout)
             name = type(failure).__name__ if failure is not None else ""
             if name in DEAD_KERNEL_ERRORS:
                 return states.KERNEL_DIED, ("실행 중 커널(파이썬 프로세스)이 종료되었습니다 "
@@ -242,6 +262,26 @@ class WorkingCopy:
         if tampering:
             return states.TAMPERED, tampering[0] + (f" 외 {len(tampering) - 1}건" if len(tampering) > 1 else "")
         return states.GRADED, ""
+
+
+LIMIT_ENDINGS = ("memory_limit", "cpu_limit", "process_limit", "file_size_limit", "disk_limit", "output_limit")
+
+
+def _ended_state(ended: str, detail: str, timeout: int) -> tuple[str, str]:
+    """The state of a submission the sandbox ended early (policylab.sandbox.ENDINGS)."""
+    from policylab.sandbox import ENDINGS
+
+    if ended in LIMIT_ENDINGS:
+        return states.LIMIT_EXCEEDED, (f"{ENDINGS[ended]} ({detail}). 0점으로 기록합니다." if detail
+                                       else f"{ENDINGS[ended]}. 0점으로 기록합니다.")
+    if ended == "timeout":
+        return states.TIMED_OUT, (f"코드가 {timeout}초 제한을 넘겼고 중단 요청에도 멈추지 않았습니다 "
+                                  "(무한 반복?). 0점으로 기록합니다.")
+    if ended == "sandbox_error":
+        return states.KERNEL_DIED, (f"{ENDINGS[ended]} ({detail}). 제출물 문제가 아닐 수 있으니 "
+                                    "강사가 확인한 뒤 다시 채점합니다.")
+    return states.KERNEL_DIED, ("실행 중 커널(파이썬 프로세스)이 종료되었습니다 "
+                                "(예: os._exit(), 메모리 부족). 0점으로 기록합니다.")
 
 
 def _last_error(outcome: dict) -> str:

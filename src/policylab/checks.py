@@ -479,6 +479,17 @@ class Verdict:
     passed: bool
     ename: str = ""
     evalue: str = ""
+    line: int = 0      # line of the checks (visible, then hidden) that failed; 0: unknown
+
+
+def _failed_line(exc: BaseException, grade_id: str) -> int:
+    """The innermost line of the cell's own checks in the traceback (not a library's)."""
+    line, tb = 0, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == f"<{grade_id}>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 # Conventional aliases the checker provides when a cell's text mentions them: a formula string
@@ -524,12 +535,15 @@ def check_cell(grade_id: str, code: str, values: dict) -> Verdict:
             tb = tb.tb_next
         own = tb is not None and tb.tb_frame.f_code.co_filename == f"<{grade_id}>"
         return Verdict(grade_id, False, "AssertionError",
-                       str(exc) if own and str(exc) else "숨은 테스트를 통과하지 못했습니다.")
+                       str(exc) if own and str(exc) else "숨은 테스트를 통과하지 못했습니다.",
+                       _failed_line(exc, grade_id))
     except NameError as exc:
-        return Verdict(grade_id, False, "NameError", f"{exc} — 답 변수가 정의되어 있는지 확인하세요.")
+        return Verdict(grade_id, False, "NameError", f"{exc} — 답 변수가 정의되어 있는지 확인하세요.",
+                       _failed_line(exc, grade_id))
     except Exception as exc:
         return Verdict(grade_id, False, type(exc).__name__,
-                       "답을 확인하는 중 오류가 났습니다. 값의 형식(자료형, 열 이름, 크기)을 확인하세요.")
+                       "답을 확인하는 중 오류가 났습니다. 값의 형식(자료형, 열 이름, 크기)을 확인하세요.",
+                       _failed_line(exc, grade_id))
     return Verdict(grade_id, True)
 
 

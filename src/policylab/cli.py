@@ -89,6 +89,16 @@ def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
         cohort = simulate_cohort(root=root, learners=learners, broken=FAST_BROKEN_KINDS)
         click.echo(f"[3/6] 가상 학습자 {len(cohort.roster)}명, 제출물 {len(cohort.submissions)}건: grading/submitted/")
 
+        from policylab.sandbox import SandboxUnavailable, check_available
+
+        try:
+            check_available()
+            use_sandbox = True
+        except SandboxUnavailable as exc:
+            # simulated learners are trusted code: the demo may grade without the sandbox, and says so
+            click.echo(f"알림: {exc}\n      시연의 제출물은 가상 학습자의 것이므로 채점 샌드박스 없이 채점합니다 "
+                       "(실제 학습자의 제출물은 policylab grade가 샌드박스 없이는 채점하지 않습니다).", err=True)
+            use_sandbox = False
         unexpected = []
         for module in modules:
             bar = None
@@ -102,7 +112,8 @@ def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
                 bar.set_postfix_str(f"{record.learner}: {record.label}")
 
             try:
-                report = grade_module(module.id, root=root, workers=workers, progress=progress)
+                report = grade_module(module.id, root=root, workers=workers, progress=progress,
+                                      sandbox=use_sandbox)
             finally:
                 if bar is not None:
                     bar.close()
@@ -262,14 +273,17 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 @click.option("--force", is_flag=True, help="Regrade submissions that have not changed since they were graded.")
 @click.option("--timeout", type=click.IntRange(min=1), default=None,
               help="Seconds a cell may run (default: Execute.timeout in nbgrader_config.py).")
+@click.option("--no-sandbox", is_flag=True,
+              help="Run learner code without the grading sandbox (trusted learners only; recorded with the grades).")
 @click.pass_context
 def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
-          timeout: int | None) -> None:
+          timeout: int | None, no_sandbox: bool) -> None:
     """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
     from tqdm import tqdm
 
     from policylab import states
     from policylab.grading import grade_module
+    from policylab.sandbox import SandboxUnavailable
 
     bar = None
 
@@ -283,7 +297,11 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
 
     try:
         report = grade_module(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers,
-                              force=force, timeout=timeout, progress=progress)
+                              force=force, timeout=timeout, progress=progress, sandbox=not no_sandbox)
+    except SandboxUnavailable as exc:
+        click.echo(f"{exc}\n채점 샌드박스를 시작할 수 없어 채점하지 않았습니다. 위 안내대로 설치한 뒤 다시 "
+                   "실행하거나, 신뢰할 수 있는(가상) 학습자만이라면 --no-sandbox를 붙이십시오.", err=True)
+        sys.exit(2)
     except _grading_errors() as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -294,6 +312,9 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
            ("상태", "state", "인원", "학습자"))
     click.echo(f"이번에 채점 {len(report.regraded)}명, 변경 없어 건너뜀 {len(report.unchanged)}명 "
                f"({report.seconds:.1f}초, 작업 프로세스 {report.workers}개).")
+    click.echo("채점 샌드박스: 사용" if report.sandbox else
+               "채점 샌드박스: 사용 안 함 (--no-sandbox). 학습자 코드가 채점자 권한으로 실행되었고, "
+               "이 사실이 채점 기록(grading/states/)에 남았습니다.")
     for learner, record in sorted(report.problems.items()):
         click.echo(f"  {learner} [{record.label}] {record.reason}", err=True)
     click.echo("기록: grading/gradebook.db (또는 POLICYLAB_DB_URL), grading/autograded/, "
@@ -368,3 +389,5 @@ def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, s
     click.echo(format_summary(summary, root=root))
     if summary.failed:
         sys.exit(1)
+
+

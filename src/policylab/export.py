@@ -129,7 +129,7 @@ def build_snapshot(*, root: Path | None = None) -> dict[str, list[dict]]:
                 manual_done = bool(manual_cells) and all(
                     g is not None and (g["manual"] is not None or not g["needs"]) for g in manual_cells)
                 manual = sum(g["score"] or 0.0 for g in manual_cells) if manual_done else None
-                if state == states.KERNEL_DIED:
+                if state in states.ZEROED:
                     auto = 0.0
                 penalty = entry["penalty"] if entry else 0.0
                 row.update(auto_score=_num(auto), manual_score=_num(manual),
@@ -137,7 +137,7 @@ def build_snapshot(*, root: Path | None = None) -> dict[str, list[dict]]:
                 for q in qs:
                     g = grades.get(q.grade_id)
                     pending = q.kind == "manual" and (g is None or (g["manual"] is None and g["needs"]))
-                    score = None if pending else (0.0 if state == states.KERNEL_DIED else (g or {}).get("score", 0.0))
+                    score = None if pending else (0.0 if state in states.ZEROED else (g or {}).get("score", 0.0))
                     per_question.append({"learner_id": learner.learner_id, "module": module_id,
                                          "question": q.grade_id, "title": q.title, "skills": ";".join(q.skills),
                                          "kind": q.kind, "score": _num(score), "max_score": _num(q.max_score)})

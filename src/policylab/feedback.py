@@ -274,7 +274,7 @@ def _status_page(module, learner: str, record: states.StateRecord) -> str:
 <body><h1>{esc(module.id)} {esc(module.title_ko)} — 채점 결과</h1>
 <p>학습자: <b>{esc(learner)}</b>{' · 제출: ' + esc(_readable_time(record.submitted_at)) if record.submitted_at else ''}</p>
 <div class="b"><b>{esc(record.label)}</b>: {esc(record.reason)}{'<ul>' + details + '</ul>' if details else ''}</div>
-<p>자동 채점 점수: {0 if record.state == states.KERNEL_DIED else '없음'}{' / ' + format(record.auto_max, 'g') if record.auto_max else ''}</p>
+<p>자동 채점 점수: {0 if record.state in states.ZEROED else '없음'}{' / ' + format(record.auto_max, 'g') if record.auto_max else ''}</p>
 <p>파일을 고쳐 다시 제출하면 다시 채점합니다. 궁금한 점은 강사에게 문의하세요.</p>
 </body></html>
 """

@@ -60,6 +60,7 @@ class GradeReport:
     missing: list[str] = field(default_factory=list)                 # on the roster (or asked for), no submission
     seconds: float = 0.0
     workers: int = 0
+    sandbox: bool = True                                             # False: graded with --no-sandbox
 
     @property
     def problems(self) -> dict[str, StateRecord]:
@@ -167,23 +168,33 @@ def _install(src: str | None, dest: Path) -> None:
 
 def grade_module(module_id: str, *, root: Path | None = None, learners: list[str] | None = None,
                  workers: int | None = None, force: bool = False, timeout: int | None = None,
-                 overrides: dict | None = None, progress: Progress | None = None) -> GradeReport:
+                 overrides: dict | None = None, progress: Progress | None = None,
+                 sandbox: bool = True, limits=None) -> GradeReport:
     """Autograde every (or the named) learner's submission of ``module_id`` in parallel.
 
     ``workers``: processes (default: the number of cores). ``force``: regrade unchanged
     submissions too. ``timeout``: seconds per cell (default: nbgrader_config.py).
+    ``sandbox``: run learner code in the grading sandbox (:mod:`policylab.sandbox`); raises
+    ``SandboxUnavailable`` (why, and how to fix it) where it cannot start. ``False`` is for
+    trusted learners only and is recorded in every state record it writes. ``limits``: the
+    sandbox's per-kernel limits (``policylab.sandbox.Limits``; default: its defaults).
     ``overrides``: more nbgrader configuration, {Class: {trait: value}}. ``progress(done,
     total, record)`` is called once before grading (record None) and after each learner.
     """
     started = time.monotonic()
     root = Path(root) if root else find_root()
     module = get_module(module_id, root)
-    overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+    from policylab import sandbox as sandboxing
+
+    merged = sandboxing.config_overrides(root=root, sandbox=sandbox, limits=limits)
+    for section, values in (overrides or {}).items():
+        merged.setdefault(section, {}).update(values)
+    overrides = merged
     if timeout is not None:
         overrides.setdefault("Execute", {})["timeout"] = int(timeout)
     config = load_config(root, **overrides)
     (root / "grading").mkdir(exist_ok=True)
-    report = GradeReport(module=module_id)
+    report = GradeReport(module=module_id, sandbox=sandbox)
 
     with _BatchLock(root, module_id):
         _remove_stale_workdirs(root)
@@ -201,7 +212,7 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
             fp = fingerprint_dir(folder)
             record = states.read_state(root, module_id, learner)
             if (not force and record is not None and record.fingerprint == fp
-                    and record.source_fingerprint == source_fp):
+                    and record.source_fingerprint == source_fp and (record.sandbox or not sandbox)):
                 report.records[learner] = record
                 report.unchanged.append(learner)
                 continue
@@ -268,7 +279,7 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
             try:
                 def on_result(learner: str, result: dict) -> None:
                     record = _record(root, module_id, learner, result, fingerprints[learner], source_fp,
-                                     releases, timeout)
+                                     releases, timeout, report.sandbox)
                     if result.get("ran") or "crashed" in result or "error" in result:
                         merge_result(book.open(), module_id, learner, timestamp=result.get("timestamp"),
                                      notebooks=result.get("notebooks"))
@@ -286,9 +297,10 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _record(root, module_id, learner, result, fp, source_fp, notebooks, timeout) -> StateRecord:
+def _record(root, module_id, learner, result, fp, source_fp, notebooks, timeout, sandbox) -> StateRecord:
     folder = submission_dir(root, learner, module_id)
     base = dict(learner=learner, module=module_id, fingerprint=fp, source_fingerprint=source_fp,
+                sandbox=result.get("sandbox", sandbox), ended=result.get("ended") or "",
                 submitted_at=states.iso_kst(result.get("timestamp")) or submitted_at(folder, notebooks),
                 graded_at=states.now_iso(), seconds=result.get("seconds", 0.0))
     if "crashed" in result:

@@ -132,16 +132,21 @@ class InsertExports(NbGraderPreprocessor):
             parts = split_test_cell(entry["source"])
             names = parts.exported_names
             plan[gid] = {"code": parts.checks, "names": names, "shown": display_source(entry["source"]),
-                         "index": index}
+                         "index": index, "visible_lines": len(parts.visible.rstrip("\n").splitlines())}
             cell.source = parts.probe + ("\n" if parts.probe and not parts.probe.endswith("\n") else "") \
                 + export_line(nonce, gid, names)
         resources["policylab_checks"] = {"nonce": nonce, "cells": plan}
         return nb, resources
 
 
-def _error(ename: str, evalue: str) -> NotebookNode:
+HIDDEN_FAILED = "숨은 테스트를 통과하지 못했습니다"
+
+
+def _error(ename: str, evalue: str, *, hidden: bool = False) -> NotebookNode:
+    """An error output as the learner sees it; a failed hidden check says so (its code stays hidden)."""
+    shown = f"{HIDDEN_FAILED}: {evalue}" if hidden and HIDDEN_FAILED not in evalue else evalue
     return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {shown}"])
 
 
 class RunHiddenTests(NbGraderPreprocessor):
@@ -188,7 +193,8 @@ class RunHiddenTests(NbGraderPreprocessor):
                 cell.outputs = []
             else:
                 v = verdicts.get(gid)
-                cell.outputs = [_error(v.ename, v.evalue) if v else _error("CheckerError", "테스트를 실행하지 못했습니다.")]
+                cell.outputs = [_error(v.ename, v.evalue, hidden=v.line > item.get("visible_lines", 0)) if v
+                                else _error("CheckerError", "테스트를 실행하지 못했습니다.")]
         return nb, resources
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from policylab.paths import find_root
+from policylab.states import STATES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -51,15 +52,16 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 NUMERIC_COLUMNS = {"score", "max_score", "auto_score", "auto_max", "manual_score", "manual_max"}
 
-STATES = ("graded", "timed_out", "kernel_died", "unreadable", "tampered", "missing")
 STATE_LABELS = {
     "graded": "채점 완료",
     "timed_out": "시간 초과",
     "kernel_died": "실행 중단(커널 종료)",
+    "limit_exceeded": "자원 한도 초과(메모리·CPU·출력 등)",
     "unreadable": "파일을 읽을 수 없음",
     "tampered": "보호된 셀 수정(원본 복원 후 채점)",
     "missing": "미제출",
 }
+assert set(STATE_LABELS) == set(STATES), "policylab.states and the report labels must list the same states"
 COMPLETED_STATES = ("graded", "tampered")
 """A module counts as completed when it was submitted and graded in full (tampered cells are
 restored from the source before grading)."""

@@ -23,18 +23,22 @@ TIMED_OUT = "timed_out"
 KERNEL_DIED = "kernel_died"
 UNREADABLE = "unreadable"
 TAMPERED = "tampered"
+LIMIT_EXCEEDED = "limit_exceeded"   # the sandbox ended it: memory, CPU, processes, file size, disk or output
 MISSING = "missing"
 
-STATES = (GRADED, TIMED_OUT, KERNEL_DIED, UNREADABLE, TAMPERED, MISSING)
+STATES = (GRADED, TIMED_OUT, KERNEL_DIED, LIMIT_EXCEEDED, UNREADABLE, TAMPERED, MISSING)
 # States whose submission went through nbgrader and has scores in the gradebook.
-SCORED = (GRADED, TIMED_OUT, KERNEL_DIED, TAMPERED)
+SCORED = (GRADED, TIMED_OUT, KERNEL_DIED, LIMIT_EXCEEDED, TAMPERED)
+# States whose submission never counts as a pass: every autograded point is 0.
+ZEROED = (KERNEL_DIED, LIMIT_EXCEEDED)
 # States a trainer should look at; `policylab grade` exits non-zero when any occurs.
-PROBLEMS = (TIMED_OUT, KERNEL_DIED, UNREADABLE, TAMPERED)
+PROBLEMS = (TIMED_OUT, KERNEL_DIED, LIMIT_EXCEEDED, UNREADABLE, TAMPERED)
 
 LABELS_KO = {
     GRADED: "채점 완료",
     TIMED_OUT: "시간 초과",
     KERNEL_DIED: "커널 중단",
+    LIMIT_EXCEEDED: "자원 한도 초과",
     UNREADABLE: "읽을 수 없음",
     TAMPERED: "시험 셀 변경",
     MISSING: "미제출",
@@ -59,6 +63,8 @@ class StateRecord:
     fingerprint: str = ""                 # sha256 of the submitted folder
     source_fingerprint: str = ""          # sha256 of the module's source notebook(s)
     seconds: float = 0.0                  # wall time in the worker
+    sandbox: bool = True                  # False: graded with --no-sandbox (learner code ran unconfined)
+    ended: str = ""                       # how the kernel ended (policylab.sandbox.ENDINGS key), if recorded
     version: int = RECORD_VERSION
 
     def __post_init__(self) -> None:
