@@ -54,6 +54,32 @@ def _env(root: Path) -> dict:
     return env
 
 
+def _become_subreaper() -> None:
+    """Adopt orphaned descendants, so their CPU time reaches RUSAGE_CHILDREN when reaped.
+
+    A kernel stopped "immediately" is killed through its launcher; the sandbox's bwrap
+    processes then outlive their parent and would be reaped by init, their CPU time lost
+    to this count (PR_SET_CHILD_SUBREAPER = 36, Linux only).
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans(grace: float = 10.0) -> None:
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.05)
+
+
 def _timed(cmd: list[str], root: Path, log: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the whole process tree: the tool, its workers, their kernels)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -61,6 +87,7 @@ def _timed(cmd: list[str], root: Path, log: Path) -> tuple[float, float]:
     with open(log, "w") as fh:
         subprocess.run(cmd, cwd=root, env=_env(root), stdout=fh, stderr=subprocess.STDOUT, check=False)
     wall = time.perf_counter() - started
+    _reap_orphans()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
@@ -77,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses and logs")
     args = parser.parse_args(argv)
+    _become_subreaper()
 
     from policylab import states
     from policylab.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort

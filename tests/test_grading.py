@@ -324,3 +324,11 @@ def test_grade_refuses_without_the_sandbox_unless_told(batch, tmp_path):
     after = checksums(course / "grading")
     assert {k: v for k, v in after.items() if ".sandbox" not in k} == \
         {k: v for k, v in before.items() if ".sandbox" not in k}
+
+
+def test_a_right_answer_is_not_a_leak_but_a_hidden_line_is():
+    """The leak check matches whole hidden lines, not the tail of a learner's own longer name."""
+    secrets = ['_levels = {"A": 1, "B": 3}', 'assert answer == 42, "값이 기대와 다릅니다."']
+    assert find_leaks('<pre>smsl_levels = {"A": 1, "B": 3}</pre>', secrets) == []
+    assert find_leaks('<pre>_levels = {"A": 1, "B": 3}</pre>', secrets) == [secrets[0]]
+    assert find_leaks('<pre>&gt;&gt;&gt; assert answer == 42, "값이 기대와 다릅니다."</pre>', secrets) == [secrets[1]]

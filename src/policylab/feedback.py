@@ -110,10 +110,16 @@ def html_text(document: str) -> str:
     return _squash(html.unescape(re.sub(r"<[^>]+>", "", document)))
 
 
+def _occurs(line: str, text: str) -> bool:
+    """``line`` in ``text`` as a whole: not the tail of a longer name (a hidden ``_levels = {…}``
+    is not leaked by a learner's own ``smsl_levels = {…}`` that happens to be right)."""
+    return re.search(r"(?<![\w.])" + re.escape(_squash(line)) + r"(?!\w)", text) is not None
+
+
 def find_leaks(document: str, secrets: list[str]) -> list[str]:
     """The secret lines that appear in an HTML document's text (or raw markup)."""
     text, raw = html_text(document), _squash(html.unescape(document))
-    return [line for line in secrets if _squash(line) in text or _squash(line) in raw]
+    return [line for line in secrets if _occurs(line, text) or _occurs(line, raw)]
 
 
 def _output_text(out) -> str:
@@ -125,7 +131,7 @@ def _output_text(out) -> str:
 
 def _contains_secret(text: str, secrets: list[str]) -> bool:
     flat = _squash(ANSI.sub("", text))
-    return any(_squash(line) in flat for line in secrets)
+    return any(_occurs(line, flat) for line in secrets)
 
 
 class RedactForLearner(Preprocessor):
