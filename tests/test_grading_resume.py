@@ -92,3 +92,21 @@ def test_a_second_run_on_the_same_module_is_refused(tmp_path):
     with _BatchLock(course, "m01"):
         with pytest.raises(GradingError, match="another `policylab grade`"):
             grade_module("m01", root=course)
+
+
+def test_the_demo_trainer_grades_written_answers_and_reports_see_them(tmp_path):
+    """The demo's simulated trainer scores written answers; the export then has them, with comments."""
+    from policylab.cohort import TRAINER_MARKS, simulate_cohort, simulate_trainer_grades
+    from policylab.export import build_snapshot
+
+    course = make_course(tmp_path / "course")
+    cohort = simulate_cohort(["m01"], root=course, learners=4, seed=11, broken=())
+    grade_module("m01", root=course, workers=2)
+    assert simulate_trainer_grades(cohort, "m01", root=course) == len(cohort.submissions)
+    snapshot = build_snapshot(root=course)
+    kinds = {s.learner: s.kind for s in cohort.submissions}
+    written = {q["learner_id"]: q["score"] for q in snapshot["questions"] if q["question"] == "w1_answer"}
+    assert {l: float(written[l]) for l in kinds} == {l: round(2.0 * TRAINER_MARKS[k][0] * 2) / 2
+                                                    for l, k in kinds.items()}
+    assert {c["learner_id"]: c["comment"] for c in snapshot["comments"]} == \
+        {l: TRAINER_MARKS[k][1] for l, k in kinds.items()}

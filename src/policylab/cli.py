@@ -54,11 +54,9 @@ def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
 @click.pass_context
 def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
     """The whole cycle on simulated learners: build, release, submit, autograde, feedback, reports."""
-    from tqdm import tqdm
-
     from policylab import states
     from policylab.build import build_exercises
-    from policylab.cohort import FAST_BROKEN_KINDS, CohortError, simulate_cohort
+    from policylab.cohort import FAST_BROKEN_KINDS, CohortError, simulate_cohort, simulate_trainer_grades
     from policylab.course import load_modules
     from policylab.feedback import write_feedback
     from policylab.grading import grade_module
@@ -101,22 +99,12 @@ def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
             use_sandbox = False
         unexpected = []
         for module in modules:
-            bar = None
-
-            def progress(done: int, total: int, record, module_id: str = module.id) -> None:
-                nonlocal bar
-                if record is None:
-                    bar = tqdm(total=total, unit="명", desc=f"[4/6] {module_id} 자동채점", disable=total == 0)
-                    return
-                bar.update(1)
-                bar.set_postfix_str(f"{record.learner}: {record.label}")
-
+            progress, close_bar = _grading_bar(f"[4/6] {module.id} 자동채점")
             try:
                 report = grade_module(module.id, root=root, workers=workers, progress=progress,
                                       sandbox=use_sandbox)
             finally:
-                if bar is not None:
-                    bar.close()
+                close_bar()
             counts = {states.LABELS_KO[s]: len(v) for s, v in report.by_state().items()}
             click.echo(f"      {module.id}: " + ", ".join(f"{k} {n}명" for k, n in counts.items())
                        + f" ({report.seconds:.0f}초)")
@@ -124,6 +112,9 @@ def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
             unexpected += [f"{module.id} {l}: expected {expected[l]}, got {r.state}"
                            for l, r in report.records.items() if l in expected and r.state != expected[l]]
 
+            marked = simulate_trainer_grades(cohort, module.id, root=root)
+            if marked:
+                click.echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
             fb = write_feedback(module.id, root=root)
             click.echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
                        f"grading/feedback/<학습자>/{module.id}/"
@@ -209,6 +200,26 @@ def data_scan(file: Path, quasi: str, entity: str | None, k: int) -> None:
 
 
 # --------------------------------------------------------------------------- grading pipeline
+def _grading_bar(desc: str):
+    """A tqdm bar (with ETA) fed by grade_module's progress callback: (callback, close)."""
+    from tqdm import tqdm
+
+    bars = []
+
+    def progress(done: int, total: int, record) -> None:
+        if record is None:
+            bars.append(tqdm(total=total, unit="명", desc=desc, disable=total == 0))
+            return
+        bars[-1].update(1)
+        bars[-1].set_postfix_str(f"{record.learner}: {record.label}")
+
+    def close() -> None:
+        for bar in bars:
+            bar.close()
+
+    return progress, close
+
+
 def _grading_errors():
     from policylab.collect import CollectError
     from policylab.course import CourseError
@@ -279,22 +290,11 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
           timeout: int | None, no_sandbox: bool) -> None:
     """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
-    from tqdm import tqdm
-
     from policylab import states
     from policylab.grading import grade_module
     from policylab.sandbox import SandboxUnavailable
 
-    bar = None
-
-    def progress(done: int, total: int, record) -> None:
-        nonlocal bar
-        if record is None:
-            bar = tqdm(total=total, unit="명", desc=f"{module_id} 채점", disable=total == 0)
-            return
-        bar.update(1)
-        bar.set_postfix_str(f"{record.learner}: {record.label}")
-
+    progress, close_bar = _grading_bar(f"{module_id} 채점")
     try:
         report = grade_module(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers,
                               force=force, timeout=timeout, progress=progress, sandbox=not no_sandbox)
@@ -305,8 +305,7 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
     except _grading_errors() as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        if bar is not None:
-            bar.close()
+        close_bar()
     groups = report.by_state()
     _table([(states.LABELS_KO[s], s, len(groups[s]), _names(groups[s])) for s in states.STATES if s in groups],
            ("상태", "state", "인원", "학습자"))

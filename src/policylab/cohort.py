@@ -348,3 +348,50 @@ def simulate_cohort(module_ids: list[str] | None = None, *, root: Path | None = 
                 _forget(root, module.id, stale.parent.name, withdrawn=True)
     return cohort
 
+
+
+# ----------------------------------------------------------------------------- the trainer
+# What a trainer gives a written answer in formgrader, by what the simulated learner did.
+TRAINER_MARKS = {
+    "complete": (1.0, "근거와 한계를 함께 적어 주셔서 좋습니다. 다음에는 수치를 하나 더 인용해 보십시오."),
+    "late": (1.0, "내용은 충실합니다. 다음 모듈은 기한 안에 제출해 주십시오."),
+    "partial": (0.5, "방향은 맞습니다. 자료의 한계와 추가로 확인할 점을 함께 적어 주십시오."),
+    "misconception": (0.5, "결론 일부가 분석 결과와 맞지 않습니다. 강의의 '흔한 실수' 절을 다시 보십시오."),
+    "blank": (0.0, "답이 비어 있습니다. 다음 제출에서는 꼭 작성해 주십시오."),
+}
+
+
+def simulate_trainer_grades(cohort: Cohort, module_id: str, *, root: Path | None = None) -> int:
+    """Score and comment every written answer of the simulated submissions, as a trainer would
+    in formgrader, so the demo's feedback and reports show trainers' comments. Demo only.
+    Returns the number of answers graded."""
+    from nbgrader.api import MissingEntry
+
+    from policylab.gradebook import open_gradebook
+    from policylab.nbconfig import load_config
+
+    config = load_config(Path(root) if root else find_root())
+    graded = 0
+    with open_gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+        for sub in cohort.submissions:
+            if sub.module != module_id or sub.kind not in TRAINER_MARKS:
+                continue
+            try:
+                submission = gb.find_submission(module_id, sub.learner)
+            except MissingEntry:
+                continue
+            share, comment = TRAINER_MARKS[sub.kind]
+            for notebook in submission.notebooks:
+                comments = {c.name: c for c in notebook.comments}
+                for grade in notebook.grades:
+                    if grade.cell_type != "markdown" or not grade.needs_manual_grade:
+                        continue
+                    if not grade.max_score:  # the question's 0-point task cell: marked seen
+                        grade.manual_score = 0.0
+                        continue
+                    grade.manual_score = round(grade.max_score * share * 2) / 2  # half points, as trainers give
+                    if grade.name in comments:
+                        comments[grade.name].manual_comment = comment
+                    graded += 1
+        gb.db.commit()
+    return graded
