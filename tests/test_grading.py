@@ -332,3 +332,14 @@ def test_a_right_answer_is_not_a_leak_but_a_hidden_line_is():
     assert find_leaks('<pre>smsl_levels = {"A": 1, "B": 3}</pre>', secrets) == []
     assert find_leaks('<pre>_levels = {"A": 1, "B": 3}</pre>', secrets) == [secrets[0]]
     assert find_leaks('<pre>&gt;&gt;&gt; assert answer == 42, "값이 기대와 다릅니다."</pre>', secrets) == [secrets[1]]
+
+
+def test_a_chart_in_feedback_becomes_a_korean_note():
+    """Feedback pages are static: a plotly figure becomes one line naming it, not a dropped output."""
+    from policylab.feedback import _chart_note
+
+    figure = nbformat.v4.new_output("display_data", data={
+        "application/vnd.plotly.v1+json": {"data": [], "layout": {"title": {"text": "월별 장기주차 비율"}}}})
+    assert _chart_note(figure)["data"] == {"text/plain": "[차트: 월별 장기주차 비율] 차트는 제출한 노트북에서 볼 수 있습니다."}
+    picture = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR", "text/plain": "<Figure>"})
+    assert _chart_note(picture) is picture

@@ -134,6 +134,22 @@ def _contains_secret(text: str, secrets: list[str]) -> bool:
     return any(_occurs(line, flat) for line in secrets)
 
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def _chart_note(out):
+    """A plotly figure as one Korean line: the feedback page is static HTML without plotly.js
+    (nbconvert would drop the figure with a warning), and the learner has the chart in the notebook."""
+    data = out.get("data") or {}
+    if PLOTLY_MIME not in data or any(k.startswith(("image/", "text/html")) for k in data):
+        return out
+    layout = (data[PLOTLY_MIME] or {}).get("layout", {}) if isinstance(data[PLOTLY_MIME], dict) else {}
+    title = layout.get("title", {})
+    title = title.get("text", "") if isinstance(title, dict) else str(title or "")
+    label = f"[차트: {title}]" if title else "[차트]"
+    return nbformat.v4.new_output("display_data", data={"text/plain": f"{label} 차트는 제출한 노트북에서 볼 수 있습니다."})
+
+
 class RedactForLearner(Preprocessor):
     """Make an autograded notebook safe to show its learner, and gather the Korean summary."""
 
@@ -171,7 +187,7 @@ class RedactForLearner(Preprocessor):
                         errors[grade_id] = "\n".join(out.traceback)
                 if _contains_secret(_output_text(out), self.secrets):
                     out = nbformat.v4.new_output("stream", name="stdout", text=REDACTED)
-                outputs.append(out)
+                outputs.append(_chart_note(out))
             cell.outputs = outputs
         resources["policylab"] = self._summary(nb, resources, errors)
         return nb, resources
