@@ -168,3 +168,46 @@ def test_kernelspec_is_private_to_the_course(tmp_path):
     policy = json.loads((spec / "policy.json").read_text(encoding="utf-8"))
     bound = [src for src, _ in policy["ro_binds"]]
     assert str(tmp_path.resolve()) not in bound and str(Path.home()) not in bound
+
+
+ORPHAN = r'''
+import asyncio, os, sys, time
+from policylab import sandbox
+from policylab.sandbox_execute import SandboxKernelManager
+
+async def main():
+    spec = sandbox.install_kernelspec(root=sys.argv[1], limits=sandbox.Limits(cpu_seconds=30))
+    km = SandboxKernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_dirs=[str(spec.parent)])
+    await km.start_kernel(cwd=sys.argv[2])
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=60)
+    print(km.provisioner.pid, flush=True)
+    time.sleep(600)  # killed here, with its kernel running
+
+asyncio.run(main())
+'''
+
+
+def test_a_kernel_whose_grader_is_killed_does_not_outlive_it(tmp_path):
+    """A worker killed mid-notebook leaves no sandboxed kernel running on (seen: orphans for 20 min)."""
+    import signal
+    import subprocess
+    import time
+
+    root = build_course(tmp_path / "course")
+    work = tmp_path / "work"
+    work.mkdir()
+    grader = subprocess.Popen([sys.executable, "-c", ORPHAN, str(root), str(work)], stdout=subprocess.PIPE, text=True)
+    try:
+        launcher = int(grader.stdout.readline())
+        assert Path(f"/proc/{launcher}").exists()
+        grader.send_signal(signal.SIGKILL)
+        grader.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while Path(f"/proc/{launcher}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        alive = Path(f"/proc/{launcher}").exists() and "Z" not in Path(f"/proc/{launcher}/stat").read_text().split()[2]
+        assert not alive, "the sandbox launcher outlived the grader that started it"
+    finally:
+        grader.kill()

@@ -203,6 +203,7 @@ class _Monitor:
         self.peak_vm = 0
         self.cpu = 0.0
         self.stop = threading.Event()
+        self.parent = os.getppid()  # the grader's kernel manager
 
     def _tasks(self) -> list[tuple[int, int]]:
         """(pid, threads) of every process under the sandbox's init."""
@@ -245,6 +246,11 @@ class _Monitor:
         limits = self.limits
         while not self.stop.wait(0.05):
             if not self.child:
+                continue
+            if os.getppid() != self.parent:
+                # the grader died without stopping this kernel (a killed worker): the kernel must
+                # not run on, holding memory and CPU, with nobody to read its results
+                self.kill("terminated", "the grading process that started this kernel is gone")
                 continue
             tasks = self._tasks()
             threads = sum(n for _, n in tasks)
