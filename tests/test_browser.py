@@ -41,9 +41,9 @@ def find_chromium() -> str:
         pytest.skip("the browser test needs Debian's chromium package (apt-get install chromium)")
     if os.geteuid() != 0:
         pytest.fail("chromium is missing and apt-get needs root: run `sudo apt-get install -y chromium`")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = subprocess.run("apt-get update -qq && apt-get install -y -qq chromium", shell=True, env=env,
-                             capture_output=True, text=True, timeout=900)
+    from debian_packages import apt_install  # one apt-get at a time across xdist workers (the hub test needs it too)
+
+    install = apt_install("chromium")
     path = shutil.which("chromium")
     if not path:
         pytest.fail(f"installing chromium failed:\n{install.stdout[-2000:]}\n{install.stderr[-2000:]}")
@@ -53,7 +53,7 @@ def find_chromium() -> str:
 class DevTools:
     """A minimal Chrome DevTools Protocol client over --remote-debugging-pipe (fds 3 and 4)."""
 
-    def __init__(self, binary: str, profile: Path):
+    def __init__(self, binary: str, profile: Path, flags: list[str] | None = None):
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
 
@@ -65,7 +65,7 @@ class DevTools:
             os.set_inheritable(4, True)
 
         self.proc = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            [binary, *(CHROMIUM_FLAGS if flags is None else flags), f"--user-data-dir={profile}", "about:blank"],
             preexec_fn=wire, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         os.close(to_browser_r)

@@ -390,3 +390,5 @@ def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, s
         sys.exit(1)
 
 
+from policylab.hub import hub as _hub  # noqa: E402 (the multi-user deployment: deploy/, docs/deploy.md)
+main.add_command(_hub)

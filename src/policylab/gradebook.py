@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Column, Interval, MetaData, String, Table, create_engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 
 class GradebookError(RuntimeError):
@@ -78,6 +79,8 @@ def write_template(db_url: str, course_id: str, module_id: str, dest: Path) -> P
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # a failed first attempt (module not registered yet) leaves a half-made file: start afresh
+    dest.unlink(missing_ok=True)
     path = sqlite_path(db_url)
     if path is not None:
         return _template_from_sqlite(path, module_id, dest)
@@ -91,7 +94,11 @@ def write_template(db_url: str, course_id: str, module_id: str, dest: Path) -> P
         # (about 3 s); the schema and the stamp are copied from the course gradebook instead.
         Base.metadata.create_all(bind=target)
         with source.connect() as src, target.begin() as dst:
-            version = src.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            try:
+                version = src.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except DBAPIError:  # an empty database: nbgrader has not created its tables yet
+                raise GradebookError(f"the gradebook ({source.url.render_as_string()}) has no nbgrader tables yet; "
+                                     "run `policylab build` first.") from None
             dst.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
             dst.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
             assignment = src.execute(select(tables["assignment"]).where(

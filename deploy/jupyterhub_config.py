@@ -1,0 +1,117 @@
+"""JupyterHub for PolicyLab on one server (docs/deploy.md).
+
+Every answer (paths, ports, the course id, the python of the course environment) comes from
+the settings file that `policylab hub init` writes, named by $POLICYLAB_HUB_SETTINGS
+(default /srv/policylab/etc/policylab-hub.json): this file holds no site-specific value, so
+IT edits one place and `policylab hub check` reads the same one.
+
+Who is who comes from Unix groups, the one list IT already manages:
+  policylab           every course member (allowed to log in)
+  policylab-trainers  trainers: formgrader, the course folder, the gradebook URL
+Each single-user server runs as the member's own system user (LocalProcessSpawner), so the
+exchange's file modes decide who reads what.
+"""
+import grp
+import json
+import os
+import pwd
+
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+
+_settings_path = os.environ.get("POLICYLAB_HUB_SETTINGS", "/srv/policylab/etc/policylab-hub.json")
+with open(_settings_path, encoding="utf-8") as fh:
+    S = json.load(fh)
+
+
+def _members(group):
+    try:
+        entry = grp.getgrnam(group)
+    except KeyError:
+        return set()
+    return set(entry.gr_mem) | {p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.gr_gid}
+
+
+def _is_trainer(name):
+    try:
+        user = pwd.getpwnam(name)
+        return grp.getgrnam(S["trainer_group"]).gr_gid in os.getgrouplist(name, user.pw_gid)
+    except KeyError:
+        return False
+
+
+# --------------------------------------------------------------------------- network
+c.JupyterHub.bind_url = S["bind_url"]               # put HTTPS (nginx, or ssl_cert/ssl_key) in front
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = int(S["hub_port"])
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{int(S['proxy_api_port'])}"
+if S.get("proxy_command"):
+    c.ConfigurableHTTPProxy.command = [S["proxy_command"]]
+c.Spawner.ip = "127.0.0.1"
+
+_hub_dir = os.path.join(S["prefix"], "hub")
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(_hub_dir, "jupyterhub.sqlite")  # the hub's own state
+c.JupyterHub.cookie_secret_file = os.path.join(_hub_dir, "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = os.path.join(_hub_dir, "jupyterhub.pid")
+
+# --------------------------------------------------------------------------- accounts
+_course = _members(S["course_group"])
+_trainers = _members(S["trainer_group"])
+if S.get("authenticator") == "dummy":
+    # tests only: one shared password for every course member
+    c.JupyterHub.authenticator_class = "dummy"
+    c.DummyAuthenticator.password = os.environ["POLICYLAB_HUB_PASSWORD"]
+    c.Authenticator.allowed_users = _course
+else:
+    c.JupyterHub.authenticator_class = "pam"
+    c.PAMAuthenticator.allowed_groups = {S["course_group"]}
+c.Authenticator.admin_users = set()  # trainers grade; IT administers the host, not the hub UI
+c.JupyterHub.load_groups = {"trainers": {"users": sorted(_trainers)}, "learners": {"users": sorted(_course - _trainers)}}
+
+# `policylab hub check` asks the running hub, with its own token, as a trainer and a learner
+with open(S["check_token_file"], encoding="utf-8") as fh:
+    _check_token = fh.read().strip()
+c.JupyterHub.services = [{"name": "policylab-check", "api_token": _check_token}]
+c.JupyterHub.load_roles = [{
+    "name": "policylab-check",
+    "scopes": ["list:users", "read:users", "admin:users", "servers", "tokens", "access:servers"],
+    "services": ["policylab-check"],
+}]
+
+# --------------------------------------------------------------------------- single-user servers
+c.JupyterHub.spawner_class = "localprocess"
+c.Spawner.cmd = [S["python"], "-m", "jupyterhub.singleuser"]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 90
+# an idle server is stopped by nothing here; see docs/deploy.md for jupyterhub-idle-culler
+
+
+def _pre_spawn(spawner):
+    """Role by Unix group: the trainer's config (formgrader, course root, gradebook URL) or the learner's."""
+    name = spawner.user.name
+    trainer = _is_trainer(name)
+    role = "trainer" if trainer else "learner"
+    env = {
+        "JUPYTER_CONFIG_PATH": S["config_dirs"][role],
+        "POLICYLAB_DATASETS": S["datasets"],
+        "LANG": "ko_KR.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONNOUSERSITE": "1",
+        # the course environment first: nbgrader runs `alembic`, formgrader runs `jupyter`
+        "PATH": os.pathsep.join([os.path.dirname(S["python"]), "/usr/local/bin", "/usr/bin", "/bin"]),
+    }
+    if trainer:
+        with open(S["gradebook_url_file"], encoding="utf-8") as fh:
+            env["POLICYLAB_DB_URL"] = fh.read().strip()
+        env["POLICYLAB_ROOT"] = S["course_root"]
+        spawner.notebook_dir = S["course_root"]  # formgrader links notebooks below the server's root
+        # umask 002: what one trainer writes in the shared course folder (grading/, states) the others
+        # can replace; the folder's setgid bit keeps the trainers' group on it
+        spawner.cmd = ["/bin/sh", "-c", 'umask 0002 && exec "$0" "$@"', S["python"], "-m", "jupyterhub.singleuser"]
+    else:
+        spawner.notebook_dir = "~"
+        spawner.cmd = [S["python"], "-m", "jupyterhub.singleuser"]
+    spawner.environment.update(env)
+
+
+c.Spawner.pre_spawn_hook = _pre_spawn
