@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from policylab.workers import pid_alive
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 ACCOUNT_PREFIX = "plhub-"  # test accounts and groups: plhub-<role letter><pid of the pytest process>
@@ -309,16 +311,6 @@ def group_exists(name: str) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_accounts() -> None:
     """Remove test accounts and groups (``plhub-<letter><pid>``) whose pytest process is gone: what a
     session killed before its teardown left behind."""
@@ -329,12 +321,12 @@ def remove_stale_accounts() -> None:
     pattern = re.compile(rf"^{re.escape(ACCOUNT_PREFIX)}[a-z](\d+)$")
     for entry in pwd.getpwall():
         match = pattern.match(entry.pw_name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             SystemAccounts.kill_processes(entry.pw_uid)
             subprocess.run(["userdel", entry.pw_name], capture_output=True)
     for entry in grp.getgrall():
         match = pattern.match(entry.gr_name)
-        if match and not _alive(int(match.group(1))):
+        if match and not pid_alive(int(match.group(1))):
             subprocess.run(["groupdel", entry.gr_name], capture_output=True)
 
 
@@ -349,7 +341,7 @@ def stop_stale_hubs() -> None:
             owner = int(base.name.split("-")[2])
         except (ValueError, IndexError):
             continue
-        if _alive(owner):
+        if pid_alive(owner):
             continue
         for name, marker in (("jupyterhub.pid", b"jupyterhub"), ("jupyterhub-proxy.pid", b"configurable-http-proxy")):
             _kill_group_from_pidfile(pidfile.parent / name, marker)

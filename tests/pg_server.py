@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from policylab.workers import pid_alive
+
 INSTALL = "apt-get install -y postgresql"
 SUPERUSER = "policylab"
 
@@ -148,12 +150,10 @@ def stop_stale_servers(bindir: Path) -> None:
     for folder in Path(tempfile.gettempdir()).glob("policylab-pg-*-*"):
         try:
             pid = int(folder.name.split("-")[2])
-            os.kill(pid, 0)
-            continue  # its session still runs
-        except ProcessLookupError:
-            pass
-        except (ValueError, IndexError, PermissionError):
+        except (ValueError, IndexError):
             continue
+        if pid_alive(pid):
+            continue  # its session still runs
         if (folder / "data" / "postmaster.pid").is_file():
             owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
             subprocess.run([*owner, str(bindir / "pg_ctl"), "stop", "-D", str(folder / "data"), "-m", "immediate"],

@@ -41,6 +41,7 @@ from policylab.roster import load_roster
 from policylab.states import StateRecord
 from policylab.submissions import fingerprint_dir, fingerprint_files, find_submissions, \
     submission_dir, submitted_at
+from policylab.workers import WorkerPool, pid_alive, socket_dir
 
 __all__ = ["GradingError", "GradeReport", "grade_module", "read_scores", "find_submissions", "export_snapshot"]
 
@@ -106,16 +107,6 @@ class _BatchLock:
         self.fh.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_workdirs(root: Path) -> None:
     """Working copies left by a killed run (named <module>-<pid>-<n>) whose process is gone."""
     for folder in _work_root(root).glob("*-*-*"):
@@ -123,9 +114,7 @@ def _remove_stale_workdirs(root: Path) -> None:
             pid = int(folder.name.split("-")[-2])
         except ValueError:
             continue
-        if folder.is_dir() and not _pid_alive(pid):
-            from policylab.workers import socket_dir
-
+        if folder.is_dir() and not pid_alive(pid):
             for worker in folder.glob("w*"):
                 shutil.rmtree(socket_dir(worker), ignore_errors=True)
             shutil.rmtree(folder, ignore_errors=True)
@@ -250,8 +239,6 @@ class _Book:
 
 
 def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides) -> None:
-    from policylab.workers import WorkerPool
-
     module_id = module.id
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
     workdir = _work_root(root) / f"{module_id}-{os.getpid()}-{time.monotonic_ns()}"

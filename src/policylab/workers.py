@@ -33,6 +33,17 @@ class WorkerStartError(RuntimeError):
     pass
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one owned by another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def socket_dir(workdir: Path | str) -> Path:
     """Where a worker's kernels put their Unix sockets: short (the limit is 107 bytes) and
     derived from the worker's folder, so the parent can remove it even after a kill."""
