@@ -45,28 +45,23 @@ REDACTED = "[이 출력에는 채점용 숨은 테스트 내용이 들어 있어
 MIN_LINE = 6
 
 
-def _region_lines(source: str, begin: str, end: str) -> list[str]:
-    lines, inside = [], False
+def _split_region(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """(lines inside the begin/end markers, lines outside), markers dropped. Markers match
+    anywhere in a line (``### BEGIN MARK SCHEME`` at any heading level), unlike the test-cell
+    parser in policylab.checks: here a marker missed would mean a secret shown."""
+    inside, outside, within = [], [], False
     for line in source.split("\n"):
         if begin in line:
-            inside = True
+            within = True
         elif end in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
+            within = False
+        else:
+            (inside if within else outside).append(line)
+    return inside, outside
 
 
 def _remove_region(source: str, begin: str, end: str) -> str:
-    kept, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif not inside:
-            kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(_split_region(source, begin, end)[1])
 
 
 def hidden_ranges(source: str) -> list[range]:
@@ -93,7 +88,7 @@ def secret_lines(sources: list[nbformat.NotebookNode], releases: list[nbformat.N
     for nb in sources:
         for cell in nb.cells:
             for begin, end in ((HIDDEN_BEGIN, HIDDEN_END), (SCHEME_BEGIN, SCHEME_END)):
-                for line in _region_lines(cell.source, begin, end):
+                for line in _split_region(cell.source, begin, end)[0]:
                     line = line.strip()
                     if len(line) >= MIN_LINE and line not in public:
                         found.append(line)
