@@ -241,12 +241,10 @@ class WorkingCopy:
             if ended:
                 return _ended_state(ended, getattr(failure, "detail", ""), timeout)
             name = type(failure).__name__ if failure is not None else ""
-            if name in DEAD_KERNEL_ERRORS:
-                return states.KERNEL_DIED, ("실행 중 커널(파이썬 프로세스)이 종료되었습니다 "
-                                            "(예: os._exit(), 메모리 부족). 0점으로 기록합니다.")
+            if name in DEAD_KERNEL_ERRORS:  # the same endings without the sandbox (--no-sandbox, stock Execute)
+                return _ended_state("kernel_died", "", timeout)
             if name in TIMEOUT_ERRORS:
-                return states.TIMED_OUT, (f"코드가 {timeout}초 제한을 넘겼고 중단 요청에도 멈추지 않았습니다 "
-                                          "(무한 반복?). 0점으로 기록합니다.")
+                return _ended_state("timeout", "", timeout)
             if failure is not None:
                 first = (str(failure).strip().splitlines() or [""])[0][:200]
                 return states.UNREADABLE, f"채점기가 이 노트북을 처리하지 못했습니다: {name}: {first}"
@@ -264,12 +262,10 @@ class WorkingCopy:
         return states.GRADED, ""
 
 
-LIMIT_ENDINGS = ("memory_limit", "cpu_limit", "process_limit", "file_size_limit", "disk_limit", "output_limit")
-
-
 def _ended_state(ended: str, detail: str, timeout: int) -> tuple[str, str]:
-    """The state of a submission the sandbox ended early (policylab.sandbox.ENDINGS)."""
-    from policylab.sandbox import ENDINGS
+    """The state and Korean reason of a submission whose execution ended early
+    (a key of policylab.sandbox.ENDINGS)."""
+    from policylab.sandbox import ENDINGS, LIMIT_ENDINGS
 
     if ended in LIMIT_ENDINGS:
         return states.LIMIT_EXCEEDED, (f"{ENDINGS[ended]} ({detail}). 0점으로 기록합니다." if detail

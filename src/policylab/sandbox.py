@@ -51,6 +51,8 @@ ENDINGS = {
     "kernel_died": "커널이 종료되어 채점을 중단했습니다",
     "sandbox_error": "채점 샌드박스를 시작하지 못했습니다",
 }
+# The endings that are a resource limit: the grading pipeline records them as limit_exceeded.
+LIMIT_ENDINGS = ("memory_limit", "cpu_limit", "process_limit", "file_size_limit", "disk_limit", "output_limit")
 
 
 class SandboxUnavailable(RuntimeError):
