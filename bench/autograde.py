@@ -35,7 +35,7 @@ BIN = Path(sys.executable).parent
 
 
 def _course(dest: Path, module_id: str) -> Path:
-    from policylab.build import build_exercises
+    from policylab.course.build import build_exercises
 
     dest.mkdir(parents=True)
     for name in ("nbgrader_config.py", "course.yml"):
@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses and logs")
     args = parser.parse_args(argv)
 
-    from policylab import states
-    from policylab.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
-    from policylab.grading import read_scores
-    from policylab.submissions import checksums
+    from policylab.demo.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
+    from policylab.grading import states
+    from policylab.grading.batch import read_scores
+    from policylab.grading.submissions import checksums
 
     broken = {"none": (), "fast": FAST_BROKEN_KINDS, "all": BROKEN_KINDS}[args.broken]
     scratch = Path(tempfile.mkdtemp(prefix="policylab-bench-"))

@@ -4,7 +4,7 @@
                                       [--modules m01,m02]
 
 Setup (not timed): a scratch course directory with the ready modules, a simulated cohort
-of ``--learners`` learners (policylab.cohort, without the two kinds that cost a cell
+of ``--learners`` learners (policylab.demo.cohort, without the two kinds that cost a cell
 timeout), autograded through the real pipeline into an SQLite gradebook. ``--keep DIR``
 keeps that course and reuses it on the next run.
 
@@ -47,7 +47,7 @@ NAIVE_QUERY = """\
 import tempfile
 from pathlib import Path
 
-from policylab.export import export_snapshot
+from policylab.grading.export import export_snapshot
 
 _private = tempfile.TemporaryDirectory()
 export_snapshot(root=Path(course_root), out_dir=Path(_private.name))
@@ -60,10 +60,10 @@ def log(message: str) -> None:
 
 def prepare_course(folder: Path, learners: int, workers: int, modules: list[str]) -> Path:
     """A graded course directory in ``folder`` (reused when it already holds this cohort)."""
-    from policylab.cohort import FAST_BROKEN_KINDS, simulate_cohort
-    from policylab.course import load_modules
-    from policylab.grading import grade_module
-    from policylab.roster import load_roster
+    from policylab.course.modules import load_modules
+    from policylab.demo.cohort import FAST_BROKEN_KINDS, simulate_cohort
+    from policylab.grading.batch import grade_module
+    from policylab.grading.roster import load_roster
 
     os.environ["POLICYLAB_ROOT"] = str(folder)
     templates = folder / "grading" / "reports"
@@ -199,7 +199,7 @@ def main() -> None:
         modules = [m.strip() for m in args.modules.split(",") if m.strip()]
         root = prepare_course((args.keep or scratch / "course").resolve(), args.learners,
                               args.workers or os.cpu_count(), modules)
-        from policylab.roster import load_roster
+        from policylab.grading.roster import load_roster
 
         learners = [l.learner_id for l in load_roster(root)]
         shutil.rmtree(root / "grading" / "out", ignore_errors=True)

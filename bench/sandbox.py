@@ -4,7 +4,7 @@
 
 1. kernel start → ready → one trivial cell → shutdown, stock ``python3`` vs ``policylab-sandbox``;
 2. nbgrader autograde of a one-question notebook (a hidden test included), stock config vs
-   ``policylab.sandbox.config_overrides`` (sandboxed kernel + out-of-kernel checks + records).
+   ``policylab.grading.sandbox.configure.config_overrides`` (sandboxed kernel + out-of-kernel checks + records).
 Runs are interleaved so machine load hits both sides alike; prints medians and the difference.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbformat.v4 import new_code_cell, new_notebook
 
-from policylab import sandbox
-from policylab.nbconfig import load_config, make_api
-from policylab.sandbox_execute import SandboxKernelManager
+from policylab.course.nbconfig import load_config, make_api
+from policylab.grading.sandbox import configure as sandbox
+from policylab.grading.sandbox.execute import SandboxKernelManager
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from pg_server import pg_server, pg_url  # noqa: F401 (fixtures: a throwaway PostgreSQL server)
 
 REPO = Path(__file__).resolve().parents[1]

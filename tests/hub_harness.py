@@ -14,11 +14,11 @@ instead (docs/deploy.md).
 """
 from __future__ import annotations
 
+import grp
 import hashlib
 import json
 import os
 import pwd
-import grp
 import shutil
 import signal
 import subprocess
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from policylab.workers import pid_alive
+from policylab.grading.workers import pid_alive
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

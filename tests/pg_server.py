@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from policylab.workers import pid_alive
+from policylab.grading.workers import pid_alive
 
 INSTALL = "apt-get install -y postgresql"
 SUPERUSER = "policylab"

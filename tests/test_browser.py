@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from policylab import reports as rp
 from test_reports_snapshot import make_course_root, shared, write_snapshot
+
+from policylab.reports import render as rn
 
 pytestmark = pytest.mark.xdist_group("browser")  # one browser and one batch for the module
 LEARNER = "learner-009"
@@ -41,7 +41,9 @@ def find_chromium() -> str:
         pytest.skip("the browser test needs Debian's chromium package (apt-get install chromium)")
     if os.geteuid() != 0:
         pytest.fail("chromium is missing and apt-get needs root: run `sudo apt-get install -y chromium`")
-    from debian_packages import apt_install  # one apt-get at a time across xdist workers (the hub test needs it too)
+    from debian_packages import (
+        apt_install,  # one apt-get at a time across xdist workers (the hub test needs it too)
+    )
 
     install = apt_install("chromium")
     path = shutil.which("chromium")
@@ -185,7 +187,7 @@ def rendered(tmp_path_factory):
     def build(base):
         root = make_course_root(base / "course")
         snapshot = write_snapshot(base / "data")
-        summary = rp.render_reports(root=root, snapshot_dir=snapshot, learners=[LEARNER], dashboard=True,
+        summary = rn.render_reports(root=root, snapshot_dir=snapshot, learners=[LEARNER], dashboard=True,
                                     workers=2, progress=False)
         assert not summary.failed, [r.error for r in summary.failed]
         return summary.out_dir
@@ -205,7 +207,6 @@ def template_charts(name: str) -> int:
     import re
 
     import nbformat
-
     from test_reports_snapshot import REPO
 
     nb = nbformat.read(REPO / "grading" / "reports" / name, as_version=4)

@@ -6,12 +6,11 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
-from policylab.build import check_exercises
-from policylab.cli import main
-from policylab.course import load_modules
-
 from conftest import REPO, copy_course
+
+from policylab.cli import main
+from policylab.course.build import check_exercises
+from policylab.course.modules import load_modules
 
 READY = [m.id for m in load_modules(REPO, ready_only=True)]
 

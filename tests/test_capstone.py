@@ -12,7 +12,6 @@ import re
 import nbformat
 import papermill as pm
 import pytest
-
 from conftest import REPO, learner_visible_problems
 
 SOURCE = REPO / "solutions" / "m13" / "m13.ipynb"

@@ -11,14 +11,22 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO
 from fixtures.tiny_course import make_course
-from policylab.cohort import BROKEN_KINDS, EXPECTED_STATE, GOOD_KINDS, CohortError, ModuleMaterial, \
-    build_notebook, due_date, simulate_cohort
-from policylab.course import get_module, load_modules
-from policylab.roster import Learner, load_roster, write_roster
-from policylab.submissions import checksums
+
+from policylab.course.modules import get_module, load_modules
+from policylab.demo.cohort import (
+    BROKEN_KINDS,
+    EXPECTED_STATE,
+    GOOD_KINDS,
+    CohortError,
+    ModuleMaterial,
+    build_notebook,
+    due_date,
+    simulate_cohort,
+)
+from policylab.grading.roster import Learner, load_roster, write_roster
+from policylab.grading.submissions import checksums
 
 
 def _grade_ids(nb) -> list[str]:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from fixtures.tiny_course import make_course
-from policylab import collect as c
+
 from policylab.cli import main
-from policylab.collect import CollectError, collect_submissions
-from policylab.roster import Learner, write_roster
-from policylab.submissions import TIMESTAMP_FILE, checksums
+from policylab.grading import collect as c
+from policylab.grading.collect import CollectError, collect_submissions
+from policylab.grading.roster import Learner, write_roster
+from policylab.grading.submissions import TIMESTAMP_FILE, checksums
 
 NB = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}\n'
 
@@ -130,9 +130,9 @@ def test_the_command_prints_a_summary_and_fails_on_problems(course, tmp_path):
 
 
 def test_the_roster_example_loads_and_bad_rosters_name_the_row(tmp_path):
-    from policylab.roster import RosterError, load_roster
-
     from conftest import REPO
+
+    from policylab.grading.roster import RosterError, load_roster
 
     example = load_roster(tmp_path, path=REPO / "grading" / "roster.example.csv")
     assert example and all(l.learner_id and l.department and l.start_date for l in example)

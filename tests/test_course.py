@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from policylab.course import CourseError, get_module, load_modules
+from policylab.course.modules import CourseError, get_module, load_modules
 
 
 def test_course_lists_the_thirteen_modules_in_order(repo):
@@ -40,10 +40,10 @@ def test_undeclared_skill_is_rejected(tmp_path, repo):
 
 
 def test_readme_course_map_matches_course_yml(repo):
-    from policylab.course import course_map_markdown
+    from policylab.course.modules import course_map_markdown
 
     readme = (repo / "README.md").read_text(encoding="utf-8")
     assert course_map_markdown(repo) in readme, (
         "README.md's course map is out of date: paste the output of "
-        "`python -c 'from policylab.course import course_map_markdown; print(course_map_markdown())'`"
+        "`python -c 'from policylab.course.modules import course_map_markdown; print(course_map_markdown())'`"
     )

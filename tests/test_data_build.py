@@ -62,7 +62,7 @@ def test_manifest_lists_every_table_file_with_rows_columns_and_hash(repo):
 
 
 def test_course_map_only_names_published_files(repo):
-    from policylab.course import load_modules
+    from policylab.course.modules import load_modules
 
     published = {o.file for t in publish.TABLES for o in t.outputs}
     for module in load_modules(repo):

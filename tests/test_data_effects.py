@@ -1,5 +1,5 @@
 """Each planted effect is recovered from the shipped data by the reference method the course
-teaches (statsmodels), its 95% interval containing the value in policylab.data.truth; and the
+teaches (statsmodels), its 95% interval containing the value in policylab.data.synth.truth; and the
 naive estimate the lessons warn about misses it."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from policylab.data import truth
+from policylab.data.synth import truth
 
 POOL_PROGRAMMES = ["수영강습", "아쿠아로빅"]
 DISCOUNTED = ["수영강습", "아쿠아로빅", "헬스", "요가", "탁구", "배드민턴"]

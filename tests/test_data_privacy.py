@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from policylab.data import privacy, publish
+from policylab.data import files, privacy, publish
 from policylab.data.privacy import PseudonymKeyError
 
 KEY = b"a-test-key-that-is-long-enough-0123456789"
@@ -142,7 +142,7 @@ def test_small_cells_are_found_and_suppressed_but_zero_is_kept():
 
 
 def test_publishing_refuses_a_table_with_an_identifier_naming_table_column_and_rows():
-    table = publish.Table("voc_fixture", publish._as_is, (publish.Output("voc.csv"),), quasi=("행정동",))
+    table = publish.Table("voc_fixture", publish._as_is, (files.Output("voc.csv"),), quasi=("행정동",))
     df = pd.DataFrame({"행정동": ["중앙동"] * 6, "내용": ["좋아요"] * 4 + ["연락처010-1234-5678", "안녕"]})
     with pytest.raises(publish.PublishError) as err:
         publish.check_table(table, df)
@@ -151,14 +151,14 @@ def test_publishing_refuses_a_table_with_an_identifier_naming_table_column_and_r
 
 
 def test_publishing_refuses_a_table_that_is_not_k_anonymous():
-    table = publish.Table("survey_fixture", publish._as_is, (publish.Output("s.csv"),), quasi=("행정동", "연령대"))
+    table = publish.Table("survey_fixture", publish._as_is, (files.Output("s.csv"),), quasi=("행정동", "연령대"))
     df = pd.DataFrame({"행정동": ["중앙동"] * 5 + ["다솜동"] * 2, "연령대": ["65+"] * 7})
     with pytest.raises(publish.PublishError, match=r"survey_fixture.*'행정동', '연령대'.*다솜동.*rows 5, 6"):
         publish.check_table(table, df)
 
 
 def test_publishing_refuses_an_aggregate_with_a_small_cell():
-    table = publish.Table("agg_fixture", publish._as_is, (publish.Output("a.csv"),), counts=("인구수",))
+    table = publish.Table("agg_fixture", publish._as_is, (files.Output("a.csv"),), counts=("인구수",))
     df = pd.DataFrame({"행정동": ["중앙동", "다솜동"], "인구수": [120, 3]})
     with pytest.raises(publish.PublishError, match=r"agg_fixture.*'인구수'.*row 1"):
         publish.check_table(table, df)

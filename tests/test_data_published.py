@@ -7,7 +7,8 @@ import re
 import pandas as pd
 import pytest
 
-from policylab.data import generate, privacy, publish, truth
+from policylab.data import privacy, publish
+from policylab.data.synth import generate, people, truth
 
 RAW_SAMPLE = "raw_sample_FAKE_PII.csv"
 TABLES = [t for t in publish.TABLES if not t.fake_pii]
@@ -41,7 +42,7 @@ def test_scan_finds_every_identifier_planted_in_the_raw_sample(repo):
     for column, kind in expected_columns.items():
         for row, value in sample[column].dropna().items():
             assert (column, row, kind, value) in found, (column, row)
-    planted = generate.make_raw_sample(generate.table_rng(truth.SEED, "raw_sample")).attrs["planted"]
+    planted = people.make_raw_sample(generate.table_rng(truth.SEED, "raw_sample")).attrs["planted"]
     assert len(planted) > 100
     for row, kind, value in planted:
         assert ("메모", row, kind, value) in found, (row, kind)

@@ -18,18 +18,23 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from fixtures import faults
 from fixtures.shared import build_once
 from fixtures.tiny_course import HIDDEN_Q1, HIDDEN_Q2, make_course
-from policylab import states
-from policylab.cohort import BROKEN_KINDS, ModuleMaterial
-from policylab.course import get_module
-from policylab.export import export_snapshot
-from policylab.feedback import find_leaks, html_text, secret_lines, write_feedback
-from policylab.grading import grade_module, read_scores
-from policylab.roster import Learner, write_roster
-from policylab.submissions import checksums
+
+from policylab.course.modules import get_module
+from policylab.demo.cohort import BROKEN_KINDS, ModuleMaterial
+from policylab.grading import states
+from policylab.grading.batch import grade_module, read_scores
+from policylab.grading.export import export_snapshot
+from policylab.grading.feedback import (
+    find_leaks,
+    html_text,
+    secret_lines,
+    write_feedback,
+)
+from policylab.grading.roster import Learner, write_roster
+from policylab.grading.submissions import checksums
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -336,7 +341,7 @@ def test_a_right_answer_is_not_a_leak_but_a_hidden_line_is():
 
 def test_a_chart_in_feedback_becomes_a_korean_note():
     """Feedback pages are static: a plotly figure becomes one line naming it, not a dropped output."""
-    from policylab.feedback import _chart_note
+    from policylab.grading.feedback import _chart_note
 
     figure = nbformat.v4.new_output("display_data", data={
         "application/vnd.plotly.v1+json": {"data": [], "layout": {"title": {"text": "월별 장기주차 비율"}}}})

@@ -8,19 +8,19 @@ assumes SQLite (the driver is psycopg 3, SQLAlchemy's default for ``postgresql:/
 from __future__ import annotations
 
 import pytest
-
 from fixtures.tiny_course import make_course
-from policylab.cohort import FAST_BROKEN_KINDS, simulate_cohort
-from policylab.export import build_snapshot
-from policylab.feedback import write_feedback
-from policylab.grading import grade_module, read_scores
+
+from policylab.demo.cohort import FAST_BROKEN_KINDS, simulate_cohort
+from policylab.grading.batch import grade_module, read_scores
+from policylab.grading.export import build_snapshot
+from policylab.grading.feedback import write_feedback
 
 # One PostgreSQL server per xdist worker: the hub's end-to-end test shares this group and server.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
 
 
 def _run(root, monkeypatch, db_url: str | None):
-    from policylab.build import build_exercises
+    from policylab.course.build import build_exercises
 
     if db_url:
         monkeypatch.setenv("POLICYLAB_DB_URL", db_url)
@@ -67,7 +67,7 @@ def test_postgresql_gradebook_grades_like_sqlite(tmp_path, monkeypatch, pg_url):
 def test_grading_registers_the_module_in_an_empty_postgresql_gradebook(tmp_path, monkeypatch, pg_url):
     """A new shared gradebook: the exercises were built elsewhere, so `policylab grade` registers the
     module itself (the retry after "not in the gradebook" once failed on a half-written template)."""
-    from policylab.build import build_exercises
+    from policylab.course.build import build_exercises
 
     root = make_course(tmp_path / "course", build=False)
     monkeypatch.delenv("POLICYLAB_DB_URL", raising=False)

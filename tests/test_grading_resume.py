@@ -10,13 +10,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from fixtures import faults
 from fixtures.tiny_course import make_course
-from policylab import states
-from policylab.cohort import ModuleMaterial
-from policylab.course import get_module
-from policylab.grading import GradingError, _BatchLock, grade_module, read_scores
+
+from policylab.course.modules import get_module
+from policylab.demo.cohort import ModuleMaterial
+from policylab.grading import states
+from policylab.grading.batch import GradingError, _BatchLock, grade_module, read_scores
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -96,8 +96,12 @@ def test_a_second_run_on_the_same_module_is_refused(tmp_path):
 
 def test_the_demo_trainer_grades_written_answers_and_reports_see_them(tmp_path):
     """The demo's simulated trainer scores written answers; the export then has them, with comments."""
-    from policylab.cohort import TRAINER_MARKS, simulate_cohort, simulate_trainer_grades
-    from policylab.export import build_snapshot
+    from policylab.demo.cohort import (
+        TRAINER_MARKS,
+        simulate_cohort,
+        simulate_trainer_grades,
+    )
+    from policylab.grading.export import build_snapshot
 
     course = make_course(tmp_path / "course")
     cohort = simulate_cohort(["m01"], root=course, learners=4, seed=11, broken=())

@@ -31,10 +31,20 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-
 from conftest import copy_course
-from hub_harness import ACCOUNT_PREFIX, REPO, RunningHub, SystemAccounts, group_exists, proxy_command, \
-    remove_stale_accounts, rss_tree, run_as, runtime_python, stop_stale_hubs
+from hub_harness import (
+    ACCOUNT_PREFIX,
+    REPO,
+    RunningHub,
+    SystemAccounts,
+    group_exists,
+    proxy_command,
+    remove_stale_accounts,
+    rss_tree,
+    run_as,
+    runtime_python,
+    stop_stale_hubs,
+)
 from pg_server import create_database, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
@@ -50,8 +60,8 @@ MODULE = "m01"
 @pytest.fixture(scope="module")
 def deployment(pg_server):
     """`policylab hub init` + a running hub; yields a dict of what the tests need."""
-    from policylab.build import build_exercises
-    from policylab.hub import HubSettings
+    from policylab.course.build import build_exercises
+    from policylab.hub.settings import HubSettings
 
     stop_stale_hubs()
     remove_stale_accounts()
@@ -96,7 +106,7 @@ def deployment(pg_server):
 
 
 def _hub_client(deployment):
-    from policylab.hub import HubClient
+    from policylab.hub.check import HubClient
 
     token = Path(deployment["settings"].check_token_file).read_text().strip()
     return HubClient(deployment["hub"].url, token, timeout=60)
@@ -117,7 +127,7 @@ def test_hub_check_fails_on_a_world_writable_exchange_and_a_dead_gradebook(deplo
     """The checks can fail: a chmod o+w on outbound and a wrong gradebook URL are both caught."""
     from dataclasses import replace
 
-    from policylab.hub import check_exchange, check_gradebook
+    from policylab.hub.check import check_exchange, check_gradebook
 
     settings = deployment["settings"]
     outbound = Path(settings.exchange_root) / settings.course_id / "outbound"
@@ -250,8 +260,8 @@ async def _execute(ws_url: str, token: str, sources: list[str], timeout: float =
 
 
 def test_release_fetch_submit_collect_grade_and_report(deployment):
-    from policylab.cohort import ModuleMaterial
-    from policylab.course import get_module
+    from policylab.course.modules import get_module
+    from policylab.demo.cohort import ModuleMaterial
 
     hub, settings, course = deployment["hub"], deployment["settings"], deployment["course"]
     client = _hub_client(deployment)
@@ -360,11 +370,11 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
     # The report is rendered by this test's own python (the project's .venv, as root): on this machine the
     # users' runtime is Debian's python3.11 (3.11.2), on which soupsieve, and so nbconvert's HTML export,
     # fails to parse CSS selectors (docs/deploy.md: use CPython >= 3.11.7 for the course environment).
-    from policylab.reports import render_reports
+    from policylab.pipeline import render_from_gradebook
 
     os.environ.update(env)
     try:
-        summary = render_reports(root=course, learners=[LEARNER], workers=1, progress=False)
+        summary = render_from_gradebook(root=course, learners=[LEARNER], workers=1, progress=False)
     finally:
         for key in env:
             os.environ.pop(key, None)

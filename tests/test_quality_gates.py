@@ -1,21 +1,19 @@
 """The generic quality gates every module marked `ready` in course.yml must pass.
 
 No per-module code: a module gets these by being marked ready. Grading runs through
-real nbgrader and real kernels (policylab.grading) in a scratch copy of the course.
+real nbgrader and real kernels (policylab.grading.batch) in a scratch copy of the course.
 """
 from __future__ import annotations
-
 
 import nbformat
 import pytest
 import yaml
+from conftest import REPO, copy_course, learner_visible_problems
 from nbclient import NotebookClient
 
-from policylab.build import build_exercises
-from policylab.course import load_course, load_modules
-from policylab.grading import grade_module, read_scores
-
-from conftest import REPO, copy_course, learner_visible_problems
+from policylab.course.build import build_exercises
+from policylab.course.modules import load_course, load_modules
+from policylab.grading.batch import grade_module, read_scores
 
 READY = load_modules(REPO, ready_only=True)
 IDS = [m.id for m in READY]
@@ -101,7 +99,7 @@ def test_exercise_structure(module_id):
 @pytest.mark.parametrize("module_id", IDS)
 def test_test_cells_follow_the_sandbox_conventions(module_id):
     """At grading, test cells are judged outside the learner's kernel (docs/authoring.md)."""
-    from policylab.hidden_tests import lint_test_cells
+    from policylab.grading.hidden_tests import lint_test_cells
 
     problems = lint_test_cells(nbformat.read(by_id[module_id].source, as_version=4))
     assert not problems, f"{by_id[module_id].source}: {problems}"

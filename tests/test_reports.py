@@ -16,11 +16,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-
-from policylab import reports as rp
 from test_reports_snapshot import (
-    REPO, SMALL_DEPARTMENT, make_course_root, shared, write_snapshot,
+    REPO,
+    SMALL_DEPARTMENT,
+    make_course_root,
+    shared,
+    write_snapshot,
 )
+
+from policylab.grading.gradebook import GradebookError
+from policylab.pipeline import render_from_gradebook
+from policylab.reports import render as rn
+from policylab.reports import template_api as rp
 
 # learner-003 has no m01 submission, -004 timed out, -006 is unreadable, -009 tampered,
 # -012 lost its kernel; -029 … -032 are the department of four.
@@ -34,7 +41,7 @@ def batch(tmp_path_factory):
     def build(base):
         root = make_course_root(base / "course")
         snapshot = write_snapshot(base / "data")
-        summary = rp.render_reports(root=root, snapshot_dir=snapshot, learners=CHOSEN, dashboard=True,
+        summary = rn.render_reports(root=root, snapshot_dir=snapshot, learners=CHOSEN, dashboard=True,
                                     workers=1, progress=False)
         return root, snapshot, summary
 
@@ -192,7 +199,7 @@ def test_html_loads_nothing_from_a_network(batch):
 
 def test_every_template_chart_reaches_the_html(batch):
     _, _, summary = batch
-    for kind, name in rp.TEMPLATES.items():
+    for kind, name in rn.TEMPLATES.items():
         template = nbformat.read(REPO / "grading" / "reports" / name, as_version=4)
         code = "\n".join(c.source for c in template.cells if c.cell_type == "code")
         charts = re.findall(r'show_chart\(\s*\w+\s*,\s*"([a-z-]+)"', code)
@@ -212,7 +219,7 @@ def test_html_has_no_code(batch):
 
 
 def test_templates_are_clean_parameterized_notebooks():
-    for name in rp.TEMPLATES.values():
+    for name in rn.TEMPLATES.values():
         nb = nbformat.read(REPO / "grading" / "reports" / name, as_version=4)
         nbformat.validate(nb)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -229,19 +236,19 @@ def test_templates_are_clean_parameterized_notebooks():
 def test_broken_snapshot_path_is_a_clear_error(tmp_path):
     root = make_course_root(tmp_path / "course")
     with pytest.raises(rp.ReportError, match=r"nowhere: snapshot folder not found"):
-        rp.render_reports(root=root, snapshot_dir=tmp_path / "nowhere", progress=False)
+        rn.render_reports(root=root, snapshot_dir=tmp_path / "nowhere", progress=False)
     snapshot = write_snapshot(tmp_path / "data")
     (snapshot / "results.csv").unlink()
     with pytest.raises(rp.ReportError, match=r"data/results\.csv: snapshot file not found"):
-        rp.render_reports(root=root, snapshot_dir=snapshot, progress=False)
+        rn.render_reports(root=root, snapshot_dir=snapshot, progress=False)
     assert not list((root / "grading").glob("out/**/*.html")), "no empty report is written"
 
 
 def test_broken_gradebook_path_is_a_clear_error(tmp_path, monkeypatch):
     root = make_course_root(tmp_path / "course")
     monkeypatch.setenv("POLICYLAB_DB_URL", f"sqlite:///{tmp_path}/typo/gradebook.db")
-    with pytest.raises(rp.ReportError, match=r"typo/gradebook\.db: gradebook not found"):
-        rp.render_reports(root=root, progress=False)
+    with pytest.raises(GradebookError, match=r"typo/gradebook\.db: gradebook not found"):
+        render_from_gradebook(root=root, progress=False)
     assert not (tmp_path / "typo").exists(), "the mistyped path must not be created"
     result = CliRunner().invoke(main_cli(), ["--root", str(root), "report"])
     assert result.exit_code == 1 and "typo/gradebook.db: gradebook not found" in result.output

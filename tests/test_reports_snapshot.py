@@ -189,7 +189,8 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 def test_sample_snapshot_follows_the_contract(snapshot: Path) -> None:
-    from policylab.reports import SNAPSHOT_COLUMNS, STATES, load_snapshot
+    from policylab.reports.snapshot import load_snapshot
+    from policylab.snapshot import SNAPSHOT_COLUMNS, STATES
 
     snap = load_snapshot(snapshot)
     for name, columns in SNAPSHOT_COLUMNS.items():
@@ -202,7 +203,7 @@ def test_sample_snapshot_follows_the_contract(snapshot: Path) -> None:
 
 
 def test_missing_snapshot_file_names_the_file(snapshot: Path) -> None:
-    from policylab.reports import ReportError, load_snapshot
+    from policylab.reports.snapshot import ReportError, load_snapshot
 
     (snapshot / "questions.csv").unlink()
     with pytest.raises(ReportError, match=r"questions\.csv: snapshot file not found"):
@@ -210,14 +211,14 @@ def test_missing_snapshot_file_names_the_file(snapshot: Path) -> None:
 
 
 def test_missing_snapshot_folder_names_the_folder(tmp_path: Path) -> None:
-    from policylab.reports import ReportError, load_snapshot
+    from policylab.reports.snapshot import ReportError, load_snapshot
 
     with pytest.raises(ReportError, match="no-such-folder: snapshot folder not found"):
         load_snapshot(tmp_path / "no-such-folder")
 
 
 def test_malformed_snapshot_says_where(snapshot: Path) -> None:
-    from policylab.reports import ReportError, load_snapshot
+    from policylab.reports.snapshot import ReportError, load_snapshot
 
     text = (snapshot / "results.csv").read_text(encoding="utf-8").splitlines()
     cells = text[1].split(",")
@@ -229,7 +230,7 @@ def test_malformed_snapshot_says_where(snapshot: Path) -> None:
 
 
 def test_snapshot_without_a_column_is_refused(snapshot: Path) -> None:
-    from policylab.reports import ReportError, load_snapshot
+    from policylab.reports.snapshot import ReportError, load_snapshot
 
     (snapshot / "roster.csv").write_text("learner_id,department\nlearner-001,감사실\n", encoding="utf-8")
     with pytest.raises(ReportError, match=r"roster\.csv: missing column\(s\) cohort, start_date, name"):

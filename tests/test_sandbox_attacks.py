@@ -13,12 +13,24 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from attacks import DAMAGE_AND_INTEGRITY, Context, load
-from attacks.course import (HIDDEN_MARKERS, MODULE, POINTS, Q1, Q2, build_course, checksums, read_scores,
-                            run_once, source_notebook, submit, with_answers)
-from policylab import sandbox
-from policylab.nbconfig import load_config, make_api
+from attacks.course import (
+    HIDDEN_MARKERS,
+    MODULE,
+    POINTS,
+    Q1,
+    Q2,
+    build_course,
+    checksums,
+    read_scores,
+    run_once,
+    source_notebook,
+    submit,
+    with_answers,
+)
+
+from policylab.course.nbconfig import load_config, make_api
+from policylab.grading.sandbox import configure as sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-attacks")]
 

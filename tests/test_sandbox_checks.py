@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from attacks.course import Q1_TESTS, Q2_TESTS
 from nbformat.v4 import new_code_cell, new_output
 
-from policylab.checks import (Checker, Unsupported, check_cell, decode, encode, export_line, free_names,
-                              split_test_cell)
-from policylab.hidden_tests import display_source
-from policylab.limit_output import LimitOutput
-
-from attacks.course import Q1_TESTS, Q2_TESTS
+from policylab.grading.checks import Checker, check_cell, free_names, split_test_cell
+from policylab.grading.hidden_tests import display_source
+from policylab.grading.sandbox.output_budget import LimitOutput
+from policylab.grading.values import Unsupported, decode, encode, export_line
 
 
 def roundtrip(value):
@@ -43,7 +42,7 @@ def test_display_source_never_holds_hidden_lines():
 
 def test_export_line_reads_names_from_the_learners_namespace():
     line = export_line("n" * 32, "q1_tests", ["total"])
-    assert line.startswith('__import__("policylab.checks").checks.export(') and "globals()" in line
+    assert line.startswith('__import__("policylab.grading.values", fromlist=["export"]).export(') and "globals()" in line
 
 
 @pytest.mark.parametrize("value", [
@@ -152,7 +151,7 @@ def test_shared_checker_is_replaced_when_the_datasets_change_or_it_dies():
 def test_lint_flags_test_cells_that_break_the_convention():
     from attacks.course import source_notebook
 
-    from policylab.hidden_tests import lint_test_cells
+    from policylab.grading.hidden_tests import lint_test_cells
 
     nb = source_notebook()
     assert lint_test_cells(nb) == []

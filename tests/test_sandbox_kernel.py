@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policylab import sandbox
-from policylab.sandbox_execute import SandboxKernelManager
-
 from attacks.course import build_course
+
+from policylab.grading.sandbox import configure as sandbox
+from policylab.grading.sandbox.execute import SandboxKernelManager
 
 pytestmark = pytest.mark.xdist_group("sandbox-kernel")
 
@@ -32,7 +31,7 @@ try:
     open("written.txt", "w").write("ok"); facts["cwd_writable"] = True
 except OSError:
     facts["cwd_writable"] = False
-from policylab.paths import DATASETS
+from policylab.course.paths import DATASETS
 facts["datasets_rows"] = len(open(DATASETS / "fees.csv").read().splitlines())
 try:
     open(DATASETS / "fees.csv", "a").write("x"); facts["datasets_writable"] = True
@@ -164,7 +163,7 @@ def test_kernelspec_is_private_to_the_course(tmp_path):
     spec = sandbox.install_kernelspec(root=tmp_path)
     kernel = json.loads((spec / "kernel.json").read_text(encoding="utf-8"))
     assert spec == tmp_path.resolve() / "grading" / ".sandbox" / "kernels" / sandbox.KERNEL_NAME
-    assert kernel["argv"][1:3] == ["-m", "policylab.sandbox_kernel"] and kernel["interrupt_mode"] == "message"
+    assert kernel["argv"][1:3] == ["-m", "policylab.grading.sandbox.kernel"] and kernel["interrupt_mode"] == "message"
     policy = json.loads((spec / "policy.json").read_text(encoding="utf-8"))
     bound = [src for src, _ in policy["ro_binds"]]
     assert str(tmp_path.resolve()) not in bound and str(Path.home()) not in bound
@@ -172,8 +171,8 @@ def test_kernelspec_is_private_to_the_course(tmp_path):
 
 ORPHAN = r'''
 import asyncio, os, sys, time
-from policylab import sandbox
-from policylab.sandbox_execute import SandboxKernelManager
+from policylab.grading.sandbox import configure as sandbox
+from policylab.grading.sandbox.execute import SandboxKernelManager
 
 async def main():
     spec = sandbox.install_kernelspec(root=sys.argv[1], limits=sandbox.Limits(cpu_seconds=30))

@@ -10,12 +10,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from attacks import LIMITS, Context, load
-from attacks.course import MODULE, build_course, checksums, read_scores, run_once, source_notebook, submit
-from policylab import sandbox, states
-from policylab.grading import grade_module
-from policylab.nbconfig import load_config, make_api
+from attacks.course import (
+    MODULE,
+    build_course,
+    checksums,
+    read_scores,
+    run_once,
+    source_notebook,
+    submit,
+)
+
+from policylab.course.nbconfig import load_config, make_api
+from policylab.grading import states
+from policylab.grading.batch import grade_module
+from policylab.grading.sandbox import configure as sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-limits")]
 

@@ -29,7 +29,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
 @click.pass_context
 def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
     """Generate exercises/ from solutions/ with nbgrader (or check it is up to date)."""
-    from policylab.build import BuildError, build_exercises, check_exercises
+    from policylab.course.build import BuildError, build_exercises, check_exercises
 
     try:
         if check:
@@ -54,81 +54,21 @@ def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
 @click.pass_context
 def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
     """The whole cycle on simulated learners: build, release, submit, autograde, feedback, reports."""
-    from policylab import states
-    from policylab.build import build_exercises
-    from policylab.cohort import FAST_BROKEN_KINDS, CohortError, simulate_cohort, simulate_trainer_grades
-    from policylab.course import load_modules
-    from policylab.feedback import write_feedback
-    from policylab.grading import grade_module
-    from policylab.paths import find_root
-    from policylab.reports import ReportError, format_summary, render_reports
+    from policylab.demo.cohort import CohortError
+    from policylab.demo.run import run_demo
+    from policylab.reports.pages import format_summary
+    from policylab.reports.snapshot import ReportError
 
-    root = _root(ctx) or find_root()
-    modules = load_modules(root, ready_only=True)
-    click.echo(f"PolicyLab 시연: 가상 학습자 {learners}명으로 준비된 모듈 {len(modules)}개"
-               f"({', '.join(m.id for m in modules)})의 제출 → 자동채점 → 피드백 → 보고서를 실행합니다.")
     try:
-        datasets = root / "datasets"
-        if not (datasets / "MANIFEST.json").is_file():
-            from policylab.data.publish import build_datasets
-
-            click.echo(f"[1/6] 데이터: {datasets} 생성 중 …")
-            build_datasets(root=root)
-        else:
-            click.echo("[1/6] 데이터: datasets/ 있음")
-        missing = [m.id for m in modules if not m.release.is_file()]
-        if missing:
-            for path in build_exercises(root=root, modules=missing):
-                click.echo(f"[2/6] 연습문제 생성: {path.relative_to(root)}")
-        else:
-            click.echo("[2/6] 연습문제: exercises/ 있음 (다시 만들려면 policylab build)")
-
-        # The two kinds that loop forever each cost a full cell timeout; the demo leaves them out.
-        cohort = simulate_cohort(root=root, learners=learners, broken=FAST_BROKEN_KINDS)
-        click.echo(f"[3/6] 가상 학습자 {len(cohort.roster)}명, 제출물 {len(cohort.submissions)}건: grading/submitted/")
-
-        from policylab.sandbox import SandboxUnavailable, check_available
-
-        try:
-            check_available()
-            use_sandbox = True
-        except SandboxUnavailable as exc:
-            # simulated learners are trusted code: the demo may grade without the sandbox, and says so
-            click.echo(f"알림: {exc}\n      시연의 제출물은 가상 학습자의 것이므로 채점 샌드박스 없이 채점합니다 "
-                       "(실제 학습자의 제출물은 policylab grade가 샌드박스 없이는 채점하지 않습니다).", err=True)
-            use_sandbox = False
-        unexpected = []
-        for module in modules:
-            progress, close_bar = _grading_bar(f"[4/6] {module.id} 자동채점")
-            try:
-                report = grade_module(module.id, root=root, workers=workers, progress=progress,
-                                      sandbox=use_sandbox)
-            finally:
-                close_bar()
-            counts = {states.LABELS_KO[s]: len(v) for s, v in report.by_state().items()}
-            click.echo(f"      {module.id}: " + ", ".join(f"{k} {n}명" for k, n in counts.items())
-                       + f" ({report.seconds:.0f}초)")
-            expected = {k[0]: v for k, v in cohort.expected_states().items() if k[1] == module.id}
-            unexpected += [f"{module.id} {l}: expected {expected[l]}, got {r.state}"
-                           for l, r in report.records.items() if l in expected and r.state != expected[l]]
-
-            marked = simulate_trainer_grades(cohort, module.id, root=root)
-            if marked:
-                click.echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
-            fb = write_feedback(module.id, root=root)
-            click.echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
-                       f"grading/feedback/<학습자>/{module.id}/"
-                       + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
-
-        click.echo("[6/6] 보고서")
-        summary = render_reports(root=root, workers=workers)
+        result = run_demo(root=_root(ctx), learners=learners, workers=workers, echo=click.echo,
+                          grading_bar=_grading_bar)
     except (*_grading_errors(), CohortError, ReportError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(format_summary(summary, root=root))
-    for line in unexpected:
+    click.echo(format_summary(result.summary, root=result.root))
+    for line in result.unexpected:
         click.echo(f"  주의: 가상 제출물의 상태가 예상과 다릅니다: {line}", err=True)
-    click.echo(f"\n보고서 목록을 브라우저로 여십시오: {summary.index}")
-    if summary.failed or unexpected:
+    click.echo(f"\n보고서 목록을 브라우저로 여십시오: {result.summary.index}")
+    if result.summary.failed or result.unexpected:
         sys.exit(1)
 
 
@@ -138,14 +78,14 @@ def data() -> None:
 
 
 @data.command("build")
-@click.option("--seed", type=int, default=None, help="Seed (default: the course seed in policylab.data.truth).")
+@click.option("--seed", type=int, default=None, help="Seed (default: the course seed in policylab.data.synth.truth).")
 @click.pass_context
 def data_build(ctx: click.Context, seed: int | None) -> None:
     """Regenerate datasets/ deterministically (files, README.md, MANIFEST.json)."""
     import time
 
     from policylab.data.publish import PublishError, build_datasets
-    from policylab.data.truth import SEED
+    from policylab.data.synth.truth import SEED
 
     started = time.perf_counter()
     try:
@@ -221,11 +161,11 @@ def _grading_bar(desc: str):
 
 
 def _grading_errors():
-    from policylab.collect import CollectError
-    from policylab.course import CourseError
-    from policylab.gradebook import GradebookError
-    from policylab.grading import GradingError
-    from policylab.roster import RosterError
+    from policylab.course.modules import CourseError
+    from policylab.grading.batch import GradingError
+    from policylab.grading.collect import CollectError
+    from policylab.grading.gradebook import GradebookError
+    from policylab.grading.roster import RosterError
 
     return (CollectError, CourseError, GradebookError, GradingError, RosterError)
 
@@ -260,7 +200,7 @@ def _names(items: list[str], limit: int = 6) -> str:
 @click.pass_context
 def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, pattern: str | None) -> None:
     """Take a folder or zip of submissions (PATH) into grading/submitted/<learner>/<module>/."""
-    from policylab.collect import collect_submissions
+    from policylab.grading.collect import collect_submissions
 
     try:
         report = collect_submissions(path, module_id=module_id, root=_root(ctx), replace=replace, pattern=pattern)
@@ -290,9 +230,9 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
           timeout: int | None, no_sandbox: bool) -> None:
     """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
-    from policylab import states
-    from policylab.grading import grade_module
-    from policylab.sandbox import SandboxUnavailable
+    from policylab.grading import states
+    from policylab.grading.batch import grade_module
+    from policylab.grading.sandbox.configure import SandboxUnavailable
 
     progress, close_bar = _grading_bar(f"{module_id} 채점")
     try:
@@ -328,7 +268,7 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
 @click.pass_context
 def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...]) -> None:
     """Write Korean feedback HTML for MODULE (no hidden test code in it)."""
-    from policylab.feedback import write_feedback
+    from policylab.grading.feedback import write_feedback
 
     try:
         report = write_feedback(module_id, root=_root(ctx), learners=list(learners) or None)
@@ -353,7 +293,7 @@ def export(ctx: click.Context, out: Path | None, snapshot_dir: Path | None, no_b
     """Write learner × module results (state, score, submitted-at) as CSV for HR."""
     from collections import Counter
 
-    from policylab.export import export_results, export_snapshot
+    from policylab.grading.export import export_results, export_snapshot
 
     try:
         path, rows = export_results(root=_root(ctx), out=out, excel=not no_bom)
@@ -376,19 +316,22 @@ def export(ctx: click.Context, out: Path | None, snapshot_dir: Path | None, no_b
 @click.pass_context
 def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, snapshot_dir: Path | None) -> None:
     """Render learner reports and the manager dashboard (HTML) into grading/out/."""
-    from policylab.paths import find_root
-    from policylab.reports import ReportError, format_summary, render_reports
+    from policylab.course.paths import find_root
+    from policylab.pipeline import render_from_gradebook
+    from policylab.reports.pages import format_summary
+    from policylab.reports.snapshot import ReportError
 
     root = _root(ctx) or find_root()
     try:
-        summary = render_reports(root=root, learners=list(learners) or None, workers=workers,
-                                 snapshot_dir=snapshot_dir)
-    except ReportError as exc:
+        summary = render_from_gradebook(root=root, learners=list(learners) or None, workers=workers,
+                                        snapshot_dir=snapshot_dir)
+    except (*_grading_errors(), ReportError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(format_summary(summary, root=root))
     if summary.failed:
         sys.exit(1)
 
 
-from policylab.hub import hub as _hub  # noqa: E402 (the multi-user deployment: deploy/, docs/deploy.md)
+from policylab.hub.commands import hub as _hub  # noqa: E402 (the multi-user deployment: deploy/, docs/deploy.md)
+
 main.add_command(_hub)

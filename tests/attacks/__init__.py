@@ -1,7 +1,7 @@
 """Attack fixtures for the grading sandbox, one module per attack, named after it.
 
 Each module has a docstring saying what the attack tries, ``ENDS`` (how the sandbox must record
-the notebook's execution: a key of ``policylab.sandbox.ENDINGS``) and ``build(release, ctx)``,
+the notebook's execution: a key of ``policylab.grading.sandbox.configure.ENDINGS``) and ``build(release, ctx)``,
 which returns the learner's submission: the released notebook (blank answers, so any point it
 earns was earned by the trick) plus the attack. ``ctx`` tells the attacker what a curious learner
 could know or guess: the course root's absolute path and a loopback port the test listens on.

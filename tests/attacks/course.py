@@ -17,12 +17,12 @@ MODULE = "m01"
 POINTS = {"q1_tests": 2.0, "q2_tests": 2.0, "q3_tests": 1.0}
 FEES = "minutes,fee\n5,100\n12,300\n61,1300\n30,600\n"
 
-SETUP = "import pandas as pd\nfrom policylab.paths import DATASETS\n"
+SETUP = "import pandas as pd\nfrom policylab.course.paths import DATASETS\n"
 Q1 = 'total = int(pd.read_csv(DATASETS / "fees.csv")["fee"].sum())\n'
 Q1_TESTS = '''assert isinstance(total, int), "total은 정수(int)여야 합니다. int(...)로 바꿔 보세요."
 ### BEGIN HIDDEN TESTS
 import pandas as pd
-from policylab.paths import DATASETS
+from policylab.course.paths import DATASETS
 _expected = int(pd.read_csv(DATASETS / "fees.csv")["fee"].sum())
 assert total == _expected, "합계가 맞지 않습니다."  # HIDDEN-MARKER-Q1
 ### END HIDDEN TESTS
@@ -41,7 +41,7 @@ Q3_TESTS = '''assert isinstance(avg_fee, float), "avg_fee는 실수(float)여야
 ### BEGIN HIDDEN TESTS
 import math
 import pandas as pd
-from policylab.paths import DATASETS
+from policylab.course.paths import DATASETS
 assert math.isclose(avg_fee, pd.read_csv(DATASETS / "fees.csv")["fee"].mean(), rel_tol=1e-9), "평균이 맞지 않습니다."  # HIDDEN-MARKER-Q3
 ### END HIDDEN TESTS
 '''

@@ -1,0 +1,1 @@
+"""The course: course.yml's modules, where the course lives, nbgrader's configuration, the exercise build."""

@@ -1,0 +1,1 @@
+"""The grading path: collect → autograde in the sandbox → states and gradebook → feedback → export."""

@@ -1,0 +1,384 @@
+"""Korean feedback HTML per learner, with no hidden test code in it anywhere.
+
+nbgrader's ``generate_feedback`` renders the autograded notebook, whose test cells were
+restored from the source notebook: the hidden tests are in the cell sources, and every
+error in such a cell prints them again in its traceback (upstream #917; IPython shows
+the whole cell). PolicyLab runs the same converter with one more step,
+:class:`RedactForLearner`, and its own Korean template:
+
+* every read-only cell, and any cell nbgrader re-inserted from the source, shows the
+  released text (no hidden tests, no mark scheme, no model answer);
+* an error in a test cell that holds hidden tests becomes one line: the visible test's
+  Korean hint, or "숨은 테스트를 통과하지 못했습니다" when the failing line is hidden;
+* any output that still contains a hidden line is replaced by a notice.
+
+Finally every written file is checked for hidden lines (:func:`find_leaks`); a file that
+fails is replaced by a notice and reported, never shipped. Submissions that have no
+autograded notebook (unreadable, kernel died, unresponsive) get a short Korean page
+that says what happened.
+"""
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool, Dict, List, Unicode
+
+from policylab.course.modules import get_module
+from policylab.course.nbconfig import load_config, make_api
+from policylab.course.paths import find_root
+from policylab.grading import states
+
+TEMPLATES = Path(__file__).parent / "templates"
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+SCHEME_BEGIN, SCHEME_END = "BEGIN MARK SCHEME", "END MARK SCHEME"
+MISSING_NOTE = "was missing from the submission"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_FRAME = re.compile(r"Cell In\s*\[\d*\],\s*line (\d+)")
+HIDDEN_FAILED = "숨은 테스트를 통과하지 못했습니다. 값이나 계산 과정을 다시 확인해 보세요."
+REDACTED = "[이 출력에는 채점용 숨은 테스트 내용이 들어 있어 가렸습니다.]"
+MIN_LINE = 6
+
+
+def _split_region(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """(lines inside the begin/end markers, lines outside), markers dropped. Markers match
+    anywhere in a line (``### BEGIN MARK SCHEME`` at any heading level), unlike the test-cell
+    parser in policylab.grading.checks: here a marker missed would mean a secret shown."""
+    inside, outside, within = [], [], False
+    for line in source.split("\n"):
+        if begin in line:
+            within = True
+        elif end in line:
+            within = False
+        else:
+            (inside if within else outside).append(line)
+    return inside, outside
+
+
+def _remove_region(source: str, begin: str, end: str) -> str:
+    return "\n".join(_split_region(source, begin, end)[1])
+
+
+def hidden_ranges(source: str) -> list[range]:
+    """1-based line numbers inside hidden-test regions (markers included)."""
+    ranges, start = [], None
+    for number, line in enumerate(source.split("\n"), start=1):
+        if HIDDEN_BEGIN in line:
+            start = number
+        elif HIDDEN_END in line and start is not None:
+            ranges.append(range(start, number + 1))
+            start = None
+    if start is not None:
+        ranges.append(range(start, len(source.split("\n")) + 1))
+    return ranges
+
+
+def secret_lines(sources: list[nbformat.NotebookNode], releases: list[nbformat.NotebookNode]) -> list[str]:
+    """Lines of the hidden tests and mark schemes that a learner must never see.
+
+    Lines that also occur in the released notebook (an import, a blank) are not secret.
+    """
+    public = {line.strip() for nb in releases for cell in nb.cells for line in cell.source.split("\n")}
+    found = []
+    for nb in sources:
+        for cell in nb.cells:
+            for begin, end in ((HIDDEN_BEGIN, HIDDEN_END), (SCHEME_BEGIN, SCHEME_END)):
+                for line in _split_region(cell.source, begin, end)[0]:
+                    line = line.strip()
+                    if len(line) >= MIN_LINE and line not in public:
+                        found.append(line)
+    return sorted(set(found))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def html_text(document: str) -> str:
+    """The visible text of an HTML document: tags dropped, entities decoded, spaces squashed."""
+    document = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", document)
+    return _squash(html.unescape(re.sub(r"<[^>]+>", "", document)))
+
+
+def _occurs(line: str, text: str) -> bool:
+    """``line`` in ``text`` as a whole: not the tail of a longer name (a hidden ``_levels = {…}``
+    is not leaked by a learner's own ``smsl_levels = {…}`` that happens to be right)."""
+    return re.search(r"(?<![\w.])" + re.escape(_squash(line)) + r"(?!\w)", text) is not None
+
+
+def find_leaks(document: str, secrets: list[str]) -> list[str]:
+    """The secret lines that appear in an HTML document's text (or raw markup)."""
+    text, raw = html_text(document), _squash(html.unescape(document))
+    return [line for line in secrets if _occurs(line, text) or _occurs(line, raw)]
+
+
+def _output_text(out) -> str:
+    parts = [str(out.get("text", "")), str(out.get("evalue", "")), "\n".join(out.get("traceback", []))]
+    parts += [v if isinstance(v, str) else "\n".join(map(str, v)) if isinstance(v, list) else str(v)
+              for v in (out.get("data") or {}).values()]
+    return "\n".join(parts)
+
+
+def _contains_secret(text: str, secrets: list[str]) -> bool:
+    flat = _squash(ANSI.sub("", text))
+    return any(_occurs(line, flat) for line in secrets)
+
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
+def _chart_note(out):
+    """A plotly figure as one Korean line: the feedback page is static HTML without plotly.js
+    (nbconvert would drop the figure with a warning), and the learner has the chart in the notebook."""
+    data = out.get("data") or {}
+    if PLOTLY_MIME not in data or any(k.startswith(("image/", "text/html")) for k in data):
+        return out
+    layout = (data[PLOTLY_MIME] or {}).get("layout", {}) if isinstance(data[PLOTLY_MIME], dict) else {}
+    title = layout.get("title", {})
+    title = title.get("text", "") if isinstance(title, dict) else str(title or "")
+    label = f"[차트: {title}]" if title else "[차트]"
+    return nbformat.v4.new_output("display_data", data={"text/plain": f"{label} 차트는 제출한 노트북에서 볼 수 있습니다."})
+
+
+class RedactForLearner(Preprocessor):
+    """Make an autograded notebook safe to show its learner, and gather the Korean summary."""
+
+    enabled = Bool(True).tag(config=True)
+    release_sources = Dict(help="{notebook: {grade_id: released source}}").tag(config=True)
+    secrets = List(Unicode(), help="hidden-test and mark-scheme lines").tag(config=True)
+    titles = Dict(help="{grade_id: Korean question title} from the source notebook").tag(config=True)
+    module_title = Unicode("").tag(config=True)
+    course_root = Unicode("").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        notebook = resources["nbgrader"]["notebook"]
+        released = self.release_sources.get(notebook, {})
+        errors: dict[str, str] = {}
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            grade_id = meta.get("grade_id")
+            original = cell.source
+            had_hidden = HIDDEN_BEGIN in original
+            if grade_id in released and (meta.get("locked") or MISSING_NOTE in original
+                                          or HIDDEN_BEGIN in original or SCHEME_BEGIN in original):
+                cell.source = released[grade_id]
+            cell.source = _remove_region(_remove_region(cell.source, HIDDEN_BEGIN, HIDDEN_END),
+                                         SCHEME_BEGIN, SCHEME_END)
+            if meta.get("comment") == "No response.":  # nbgrader's automatic comment on an untouched answer
+                meta["comment"] = "답을 작성하지 않았습니다."
+            if cell.cell_type != "code":
+                continue
+            hidden = [n for r in hidden_ranges(original) for n in r]
+            outputs = []
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    out = self._error(out, had_hidden, hidden)
+                    if grade_id and grade_id not in errors:
+                        errors[grade_id] = "\n".join(out.traceback)
+                if _contains_secret(_output_text(out), self.secrets):
+                    out = nbformat.v4.new_output("stream", name="stdout", text=REDACTED)
+                outputs.append(_chart_note(out))
+            cell.outputs = outputs
+        resources["policylab"] = self._summary(nb, resources, errors)
+        return nb, resources
+
+    @staticmethod
+    def _error(out, had_hidden: bool, hidden: list[int]):
+        ename, evalue = out.get("ename", ""), str(out.get("evalue", ""))
+        if ename == "CellTimeoutError":
+            return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                          traceback=["시간 제한을 넘겨 실행을 중단했습니다."])
+        if not had_hidden:
+            return out
+        frames = CELL_FRAME.findall(ANSI.sub("", "\n".join(out.get("traceback", []))))
+        failed_line = int(frames[0]) if frames else None
+        if failed_line is None or failed_line in hidden:
+            safe = (ename == "AssertionError" and evalue and "\n" not in evalue and len(evalue) <= 200)
+            message = HIDDEN_FAILED + (f" ({evalue})" if safe else "")
+        else:
+            message = f"{ename}: {evalue}" if evalue else ename
+        return nbformat.v4.new_output("error", ename=ename, evalue="", traceback=[message])
+
+    def _summary(self, nb, resources, errors: dict[str, str]) -> dict:
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        learner, module = info["student"], info["assignment"]
+        record = states.read_state(Path(self.course_root), module, learner) if self.course_root else None
+        with Gradebook(info["db_url"]) as gb:
+            submitted = gb.find_submission_notebook(info["notebook"], module, learner)
+            grades = {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade, g.score, g.max_score)
+                      for g in submitted.grades}
+            comments = {c.name: c.manual_comment for c in submitted.comments}
+        questions = []
+        auto = [0.0, 0.0]
+        manual = [0.0, 0.0, False]
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            grade_id = meta.get("grade_id")
+            if not meta.get("grade") or grade_id not in grades:
+                continue
+            auto_score, manual_score, needs, score, max_score = grades[grade_id]
+            is_manual = bool(meta.get("solution") or meta.get("task") or cell.cell_type == "markdown")
+            pending = is_manual and manual_score is None and (needs or auto_score is None)
+            meta["pending"] = pending
+            if pending:
+                status, label = "wait", "강사 채점 대기"
+            elif score >= max_score:
+                status, label = "pass", "통과"
+            elif score > 0:
+                status, label = "part", "부분 점수"
+            else:
+                status, label = "fail", "통과하지 못함"
+            hint = comments.get(grade_id) or "" if is_manual else ""
+            if not is_manual and status != "pass":
+                hint = ANSI.sub("", errors.get(grade_id, "")).strip() or "답을 다시 확인해 보세요."
+            title = (cell.metadata.get("policylab") or {}).get("title") or self.titles.get(grade_id) or grade_id
+            questions.append({"grade_id": grade_id, "title": title, "score": score or 0.0,
+                              "max_score": max_score, "status": status, "status_label": label,
+                              "hint": hint[:500], "pending": pending})
+            part = manual if is_manual else auto
+            part[0] += 0.0 if pending else (score or 0.0)
+            part[1] += max_score
+            if is_manual and pending:
+                manual[2] = True
+        state = record.state if record else states.GRADED
+        return {
+            "module": module, "module_title": self.module_title, "learner": learner,
+            "submitted_at": _readable_time(record.submitted_at) if record else "",
+            "state": state, "state_label": states.LABELS_KO[state],
+            "reason": record.reason if record else "", "details": record.details if record else [],
+            "score": info.get("score", auto[0] + manual[0]), "max_score": info.get("max_score", auto[1] + manual[1]),
+            "auto_score": auto[0], "auto_max": auto[1], "manual_score": manual[0], "manual_max": manual[1],
+            "manual_pending": manual[2], "late_penalty": info.get("late_penalty") or 0,
+            "questions": questions,
+        }
+
+
+def _readable_time(iso: str) -> str:
+    """'2025-03-12T09:54:00+09:00' → '2025-03-12 09:54 (한국 시간)'."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso).astimezone(states.KST).strftime("%Y-%m-%d %H:%M (한국 시간)")
+    except ValueError:
+        return iso
+
+
+@dataclass
+class FeedbackReport:
+    module: str
+    written: dict[str, list[Path]] = field(default_factory=dict)   # learner → HTML files
+    withheld: dict[str, str] = field(default_factory=dict)         # learner → why (a leak, a failure)
+
+    @property
+    def problems(self) -> dict[str, str]:
+        return self.withheld
+
+
+def _status_page(module, learner: str, record: states.StateRecord) -> str:
+    esc = html.escape
+    details = "".join(f"<li>{esc(d)}</li>" for d in record.details if d != record.reason)
+    return f"""<!DOCTYPE html>
+<html lang="ko"><head><meta charset="utf-8"><title>{esc(module.id)} 피드백 — {esc(learner)}</title>
+<style>body{{font-family:"Noto Sans KR","Malgun Gothic",sans-serif;max-width:800px;margin:2em auto;padding:0 1em}}
+.b{{border-left:6px solid #d2413a;background:#fdf1f0;padding:.6em 1em}}</style></head>
+<body><h1>{esc(module.id)} {esc(module.title_ko)} — 채점 결과</h1>
+<p>학습자: <b>{esc(learner)}</b>{' · 제출: ' + esc(_readable_time(record.submitted_at)) if record.submitted_at else ''}</p>
+<div class="b"><b>{esc(record.label)}</b>: {esc(record.reason)}{'<ul>' + details + '</ul>' if details else ''}</div>
+<p>자동 채점 점수: {0 if record.state in states.ZEROED else '없음'}{' / ' + format(record.auto_max, 'g') if record.auto_max else ''}</p>
+<p>파일을 고쳐 다시 제출하면 다시 채점합니다. 궁금한 점은 강사에게 문의하세요.</p>
+</body></html>
+"""
+
+
+def _withheld_page(module, learner: str) -> str:
+    return (f"<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>{html.escape(module.id)} "
+            f"피드백</title></head><body><p>{html.escape(learner)}님의 {html.escape(module.id)} 피드백을 만들지 "
+            "못했습니다. 강사에게 문의하세요.</p></body></html>\n")
+
+
+def write_feedback(module_id: str, *, root: Path | None = None, learners: list[str] | None = None) -> FeedbackReport:
+    """Write ``grading/feedback/<learner>/<module>/<notebook>.html`` for every graded (or the named) learner."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    root = Path(root) if root else find_root()
+    module = get_module(module_id, root)
+    records = {learner: r for (learner, _), r in states.read_states(root, module_id).items()}
+    learners = list(learners) if learners else sorted(records)
+    source_dir, release_dir = root / "solutions" / module_id, module.release.parent
+    sources = {p.stem: nbformat.read(p, as_version=4) for p in sorted(source_dir.glob("*.ipynb"))}
+    releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(release_dir.glob("*.ipynb"))}
+    secrets = secret_lines(list(sources.values()), list(releases.values()))
+    release_sources = {name: {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                              if c.metadata.get("nbgrader", {}).get("grade_id")}
+                       for name, nb in releases.items()}
+    titles = {c.metadata["nbgrader"]["grade_id"]: c.metadata["policylab"]["title"]
+              for nb in sources.values() for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("grade_id") and c.metadata.get("policylab", {}).get("title")}
+
+    config = load_config(root)
+    config.GenerateFeedback.preprocessors = [GetGrades, RedactForLearner, CSSHTMLHeaderPreprocessor]
+    config.RedactForLearner.release_sources = release_sources
+    config.RedactForLearner.secrets = secrets
+    config.RedactForLearner.titles = titles
+    config.RedactForLearner.module_title = module.title_ko
+    config.RedactForLearner.course_root = str(root)
+    nbgrader_templates = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates"
+    config.HTMLExporter.template_name = "policylab_feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
+    api = make_api(config)
+
+    report = FeedbackReport(module=module_id)
+    feedback_root = Path(api.coursedir.format_path(api.coursedir.feedback_directory, ".", "."))
+    autograded_root = Path(api.coursedir.format_path(api.coursedir.autograded_directory, ".", "."))
+    for learner in learners:
+        record = records.get(learner)
+        out = feedback_root / learner / module_id
+        if record is None:
+            continue
+        shutil.rmtree(out, ignore_errors=True)
+        graded_dir = autograded_root / learner / module_id
+        if record.state in states.SCORED and graded_dir.is_dir() and any(graded_dir.glob("*.ipynb")):
+            result = _generate(api, module_id, learner)
+            if not result["success"]:
+                report.withheld[learner] = "피드백 생성 실패: " + _last_line(result)
+                out.mkdir(parents=True, exist_ok=True)
+                for name in sources:
+                    (out / f"{name}.html").write_text(_withheld_page(module, learner), encoding="utf-8")
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            for name in sources:
+                (out / f"{name}.html").write_text(_status_page(module, learner, record), encoding="utf-8")
+        files = sorted(out.glob("*.html"))
+        for path in files:
+            leaks = find_leaks(path.read_text(encoding="utf-8"), secrets)
+            if leaks:
+                path.write_text(_withheld_page(module, learner), encoding="utf-8")
+                report.withheld[learner] = f"{path.name}: 숨은 테스트 내용이 들어 있어 보내지 않았습니다 ({len(leaks)}줄)."
+        report.written[learner] = files
+    return report
+
+
+def _generate(api, module_id: str, learner: str) -> dict:
+    """nbgrader's GenerateFeedback for one learner, as NbGraderAPI.generate_feedback runs it,
+    minus the API's hard-coded template (it forces nbgrader's English one)."""
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.utils import capture_log
+
+    api.coursedir.assignment_id = module_id
+    api.coursedir.student_id = learner
+    app = GenerateFeedback(coursedir=api.coursedir, parent=api)
+    app.force = True
+    return capture_log(app)
+
+
+def _last_line(result: dict) -> str:
+    text = (result.get("error") or result.get("log") or "").strip().splitlines()
+    return text[-1][:200] if text else "알 수 없는 오류"

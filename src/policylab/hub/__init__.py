@@ -1,0 +1,1 @@
+"""The one-server JupyterHub deployment: ``policylab hub init`` and ``policylab hub check``."""

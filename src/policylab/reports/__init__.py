@@ -1,0 +1,1 @@
+"""Progress reports and the manager dashboard: snapshot → papermill → HTML (see render.py)."""

@@ -1,0 +1,26 @@
+"""The snapshot contract between grading and reports (docs/snapshot.md).
+
+Grading's ``export_snapshot`` writes these CSV files and columns; the reports read nothing
+else. Both import the names from here, so the two sides cannot drift, and neither imports
+the other. Plain data only: this module imports nothing.
+"""
+from __future__ import annotations
+
+STATES = ("graded", "timed_out", "kernel_died", "limit_exceeded", "unreadable", "tampered", "missing")
+"""Every state a learner × module can end in (policylab.grading.states defines what each means)."""
+
+ROSTER_COLUMNS = ("learner_id", "department", "cohort", "start_date", "name")
+RESULTS_COLUMNS = (
+    "learner_id", "department", "cohort", "module", "state", "reason", "score", "max_score",
+    "auto_score", "auto_max", "manual_score", "manual_max", "submitted_at", "graded_at",
+)
+QUESTIONS_COLUMNS = ("learner_id", "module", "question", "title", "skills", "kind", "score", "max_score")
+COMMENTS_COLUMNS = ("learner_id", "module", "question", "comment")
+
+SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "roster.csv": ROSTER_COLUMNS,
+    "results.csv": RESULTS_COLUMNS,
+    "questions.csv": QUESTIONS_COLUMNS,
+    "comments.csv": COMMENTS_COLUMNS,
+}
+NUMERIC_COLUMNS = frozenset({"score", "max_score", "auto_score", "auto_max", "manual_score", "manual_max"})
