@@ -1,6 +1,7 @@
 """Shared fixtures: the repository root and scratch copies of the course."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -9,6 +10,16 @@ import pytest
 from pg_server import pg_server, pg_url  # noqa: F401 (fixtures: a throwaway PostgreSQL server)
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_signature_cache(tmp_path_factory):
+    """One cache of misconception signatures (policylab.grading.signatures) for every scratch
+    course of the session, across pytest-xdist workers: each module's bank is run once."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    os.environ.setdefault("POLICYLAB_CACHE_DIR", str(base / "policylab-cache"))
 
 
 @pytest.fixture(scope="session")

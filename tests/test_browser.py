@@ -239,3 +239,15 @@ def test_the_browser_check_sees_errors_and_network_requests(browser, tmp_path):
     assert any("그림 오류" in e for e in state["errors"])
     assert any("Plotly is not defined" in e for e in state["errors"])
     assert any(u.startswith("https://cdn.plot.ly/") for u in state["requests"])
+
+
+def test_item_analysis_and_named_mistakes_show_in_the_browser(rendered, browser):
+    """The trainers' item analysis beside the dashboard, and the learner report's "자주 한 실수" (issue 17)."""
+    state = open_page(browser, (rendered / "items.html").as_uri(), charts=0, timeout=10)
+    assert state["ready"] == "complete" and not state["errors"], state["errors"]
+    page = (rendered / "items.html").read_text(encoding="utf-8")
+    assert "문항 분석 (강사용)" in page and "(정답)" in page and "단위를 잘못 바꾸었습니다" in page
+    assert "learner-" not in page, "aggregates only: no learner id on the trainers' item page"
+    assert 'href="items.html"' in (rendered / "index.html").read_text(encoding="utf-8")
+    report = (rendered / "learners" / f"{LEARNER}.html").read_text(encoding="utf-8")
+    assert "자주 한 실수" in report and "다시 볼 곳" in report

@@ -29,6 +29,7 @@ from policylab.grading.batch import grade_module, read_scores
 from policylab.grading.export import export_snapshot
 from policylab.grading.feedback import (
     find_leaks,
+    known_to_learner,
     html_text,
     secret_lines,
     write_feedback,
@@ -57,6 +58,7 @@ EXPECTED = {
     "missing-notebook": states.UNREADABLE,
     "duplicated-answer-cell": states.GRADED,
     "reads-grading-environment": states.GRADED,
+    "answer-shares-a-hidden-line": states.GRADED,
     "fails-hidden-tests": states.GRADED,
     "fails-visible-test": states.GRADED,
     "prints-input-history": states.GRADED,
@@ -245,9 +247,13 @@ def test_feedback_never_shows_hidden_tests(batch):
     assert {f.parents[1].name for f in files} == set(EXPECTED)
     for path in files:
         page = path.read_text(encoding="utf-8")
-        assert not find_leaks(page, secrets), path
+        own = known_to_learner(secrets, course / "grading" / "submitted" / path.parents[1].name / "m01")
+        assert not [line for line in find_leaks(page, secrets) if line not in own], path
         assert "BEGIN HIDDEN TESTS" not in page and "근거 2점" not in page, path
+    # no learner loses feedback to a false alarm: a right answer that holds a hidden line is theirs
     assert json.loads((batch / "feedback.json").read_text())["withheld"] == {}
+    shared = (course / "grading" / "feedback" / "answer-shares-a-hidden-line" / "m01" / "m01.html").read_text("utf-8")
+    assert HIDDEN_Q1 in html_text(shared) and "통과" in html_text(shared)
     # the check is real: stock nbgrader's feedback for the same submission shows the hidden assert
     stock_page = (batch / "stock" / "grading" / "feedback" / "fails-hidden-tests" / "m01" / "m01.html")
     assert find_leaks(stock_page.read_text(encoding="utf-8"), secrets)
@@ -265,6 +271,11 @@ def test_feedback_is_korean_with_hints(batch):
     assert MANUAL[2] in complete and "총점 6.5 / 7.0" in complete
     assert "읽을 수 없음" in text("invalid-json") and "JSON" in text("invalid-json")
     assert "커널 중단" in text("kernel-exit")
+    # a wrong answer that matches the bank is named, with its Korean explanation and where to look again
+    named = text("misconception")
+    assert "알려진 실수와 일치합니다" in named and "다시 볼 곳" in named
+    assert "하나 적게 셌습니다" in named or "두 배 대신 제곱했습니다" in named
+    assert "알려진 실수" not in text("complete")
     # hidden checks run in the grader, never in the kernel (with or without the sandbox), so
     # printing the kernel's input history shows none and there is nothing to redact
     for course in ("course", "unsandboxed"):

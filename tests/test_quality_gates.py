@@ -13,6 +13,7 @@ from nbclient import NotebookClient
 
 from policylab.course.build import build_exercises
 from policylab.course.modules import load_course, load_modules
+from policylab.grading import states
 from policylab.grading.batch import grade_module, read_scores
 
 READY = load_modules(REPO, ready_only=True)
@@ -66,10 +67,13 @@ def graded(tmp_path_factory):
                 folder = root / "grading" / "submitted" / learner / module_id
                 folder.mkdir(parents=True)
                 nbformat.write(nb, folder / module.source.name)
-            grade_module(module_id, root=root, learners=sorted(submissions))
+            report = grade_module(module_id, root=root, learners=sorted(submissions))
+            assert not report.diagnosis_error, report.diagnosis_error
             cache[module_id] = read_scores(module_id, root=root)
+            grade.records[module_id] = {learner: states.read_state(root, module_id, learner) for learner in submissions}
         return cache[module_id]
 
+    grade.records = {}
     return grade
 
 
@@ -137,6 +141,21 @@ def test_every_misconception_loses_its_marks(module_id, graded):
         for target in m["targets"]:
             score, best = got[target]
             assert score < best, f"misconception {m['id']!r} keeps {score}/{best} on {target}"
+
+
+@pytest.mark.parametrize("module_id", GRADED)
+def test_every_misconception_is_named_by_the_detector(module_id, graded):
+    """Through the whole pipeline: each bank answer's failed test cells are diagnosed as that very
+    misconception (policylab.grading.diagnosis), so its Korean explanation reaches the feedback."""
+    graded(module_id)
+    records = graded.records[module_id]
+    wrong = []
+    for m in _bank(by_id[module_id]):
+        diagnoses = records[f"mc-{m['id']}"].diagnoses
+        wrong += [f"{m['id']} on {t}: named {diagnoses.get(t, '(not diagnosed)')!r}" for t in m["targets"]
+                  if diagnoses.get(t) != m["id"]]
+    assert not wrong, wrong
+    assert not records["solution"].diagnoses, "a right answer is never diagnosed"
 
 
 def _execute(path):

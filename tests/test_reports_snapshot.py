@@ -59,6 +59,7 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
                    modules: tuple[str, ...] = ("m01", "m02", "m03")) -> Path:
     """Write roster/results/questions/comments.csv into ``folder``; returns ``folder``."""
     rng = random.Random(seed)
+    named_rng = random.Random(seed + 1)  # its own stream: the other tables stay as they were
     departments = departments or DEPARTMENTS
     folder.mkdir(parents=True, exist_ok=True)
     roster, results, questions, comments = [], [], [], []
@@ -114,9 +115,12 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
                     score = float(points) if rng.random() < chance else float(rng.randint(0, points - 1))
                     if state == "timed_out" and grade_id != "q1_tests":
                         score = 0.0
+                named = kind == "auto" and score is not None and score < points and named_rng.random() < 0.7
                 questions.append({"learner_id": learner, "module": module, "question": grade_id,
                                   "title": title, "skills": skills, "kind": kind,
-                                  "score": "" if score is None else score, "max_score": points})
+                                  "score": "" if score is None else score, "max_score": points,
+                                  "misconception": f"{grade_id}-mistake" if named else "",
+                                  "mistake": f"{title}에서 단위를 잘못 바꾸었습니다. 다시 볼 곳: 2절." if named else ""})
                 if kind == "auto":
                     auto += score
                 elif score is not None:
@@ -135,7 +139,8 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
         "results.csv": ["learner_id", "department", "cohort", "module", "state", "reason", "score",
                         "max_score", "auto_score", "auto_max", "manual_score", "manual_max",
                         "submitted_at", "graded_at"],
-        "questions.csv": ["learner_id", "module", "question", "title", "skills", "kind", "score", "max_score"],
+        "questions.csv": ["learner_id", "module", "question", "title", "skills", "kind", "score", "max_score",
+                          "misconception", "mistake"],
         "comments.csv": ["learner_id", "module", "question", "comment"],
     }
     for name, rows in tables.items():

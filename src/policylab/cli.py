@@ -293,17 +293,19 @@ def export(ctx: click.Context, out: Path | None, snapshot_dir: Path | None, no_b
     """Write learner × module results (state, score, submitted-at) as CSV for HR."""
     from collections import Counter
 
-    from policylab.grading.export import export_results, export_snapshot
+    from policylab.grading.export import export_results
+    from policylab.pipeline import export_item_analysis
+    from policylab.reports.snapshot import ReportError
 
     try:
         path, rows = export_results(root=_root(ctx), out=out, excel=not no_bom)
-        if snapshot_dir is not None:
-            export_snapshot(root=_root(ctx), out_dir=snapshot_dir)
-    except _grading_errors() as exc:
+        items = export_item_analysis(root=_root(ctx), out_dir=path.parent, snapshot_dir=snapshot_dir)
+    except (*_grading_errors(), ReportError) as exc:
         raise click.ClickException(str(exc)) from None
     counts = Counter((r["module"], r["state"]) for r in rows)
     _table([(m, s, n) for (m, s), n in sorted(counts.items())], ("모듈", "state", "인원"))
-    click.echo(f"wrote {path} ({len(rows)} rows)" + (f" and the snapshot in {snapshot_dir}" if snapshot_dir else ""))
+    click.echo(f"wrote {path} ({len(rows)} rows), {items} (item analysis for trainers)"
+               + (f" and the snapshot in {snapshot_dir}" if snapshot_dir else ""))
 
 
 @main.command()

@@ -15,6 +15,25 @@ from policylab.grading.export import export_snapshot
 from policylab.reports.render import ReportSummary, render_reports
 
 
+def export_item_analysis(*, root: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None,
+                         snapshot_dir: str | os.PathLike | None = None) -> Path:
+    """``item_analysis.csv`` for trainers (per question: share right, per named mistake, unexplained),
+    from a fresh snapshot (exported into ``snapshot_dir``, or a temporary folder)."""
+    import tempfile
+
+    from policylab.reports.items import write_item_analysis
+    from policylab.reports.snapshot import load_snapshot
+
+    root = Path(root).resolve() if root else find_root()
+    out_dir = Path(out_dir) if out_dir else root / "grading" / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="policylab-snapshot-") as scratch:
+        folder = Path(snapshot_dir) if snapshot_dir else Path(scratch)
+        export_snapshot(root=root, out_dir=folder)
+        csv_path, page = write_item_analysis(load_snapshot(folder).questions, out_dir)
+    return csv_path
+
+
 def render_from_gradebook(*, root: str | os.PathLike | None = None, learners: Iterable[str] | None = None,
                           workers: int | None = None, snapshot_dir: str | os.PathLike | None = None,
                           progress: bool = True) -> ReportSummary:

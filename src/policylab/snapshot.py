@@ -14,7 +14,10 @@ RESULTS_COLUMNS = (
     "learner_id", "department", "cohort", "module", "state", "reason", "score", "max_score",
     "auto_score", "auto_max", "manual_score", "manual_max", "submitted_at", "graded_at",
 )
-QUESTIONS_COLUMNS = ("learner_id", "module", "question", "title", "skills", "kind", "score", "max_score")
+QUESTIONS_COLUMNS = ("learner_id", "module", "question", "title", "skills", "kind", "score", "max_score",
+                     "misconception", "mistake")
+"""``misconception``: the bank id the grader named for a wrong autograded answer ("" when the answer
+was right, or wrong in a way the bank does not know); ``mistake``: its Korean explanation."""
 COMMENTS_COLUMNS = ("learner_id", "module", "question", "comment")
 
 SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {

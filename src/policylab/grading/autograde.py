@@ -225,7 +225,9 @@ class WorkingCopy:
                     auto_score += grade["auto_score"] or 0.0
                     auto_max += grade["max_score"]
         out = self.autograded_dir(learner)
+        diagnoses = _diagnoses(out, self.notebooks) if outcome["success"] else {}
         return {
+            "diagnoses": diagnoses,
             "state": state, "reason": reason, "details": details, "ran": True,
             "sandbox": self.sandboxed, "ended": getattr(failure, "ended", None) or self._ended(learner),
             "timestamp": saved["timestamp"], "notebooks": saved["notebooks"] if outcome["success"] else None,
@@ -276,6 +278,20 @@ class WorkingCopy:
         if tampering:
             return states.TAMPERED, tampering[0] + (f" 외 {len(tampering) - 1}건" if len(tampering) > 1 else "")
         return states.GRADED, ""
+
+
+def _diagnoses(folder: Path, notebooks: list[str]) -> dict:
+    """{test cell grade_id: misconception id or None} as RunHiddenTests recorded them in the autograded notebooks."""
+    found = {}
+    for name in notebooks:
+        path = folder / f"{name}.ipynb"
+        if path.is_file():
+            for cell in nbformat.read(path, as_version=4).cells:
+                diagnosis = cell.get("metadata", {}).get("policylab", {}).get("diagnosis")
+                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if isinstance(diagnosis, dict) and grade_id:
+                    found[grade_id] = diagnosis.get("misconception")
+    return found
 
 
 def _ended_state(ended: str, detail: str, timeout: int) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from policylab.grading.gradebook import (
     write_template,
 )
 from policylab.grading.roster import load_roster
+from policylab.grading.signatures import cache_path, signatures
 from policylab.grading.states import StateRecord
 from policylab.grading.submissions import (
     find_submissions,
@@ -74,6 +76,7 @@ class GradeReport:
     seconds: float = 0.0
     workers: int = 0
     sandbox: bool = True                                             # False: graded with --no-sandbox
+    diagnosis_error: str = ""                                        # why failed answers were not diagnosed
 
     @property
     def problems(self) -> dict[str, StateRecord]:
@@ -170,7 +173,7 @@ def _install(src: str | None, dest: Path) -> None:
 def grade_module(module_id: str, *, root: Path | None = None, learners: list[str] | None = None,
                  workers: int | None = None, force: bool = False, timeout: int | None = None,
                  overrides: dict | None = None, progress: Progress | None = None,
-                 sandbox: bool = True, limits=None) -> GradeReport:
+                 sandbox: bool = True, limits=None, diagnose: bool = True) -> GradeReport:
     """Autograde every (or the named) learner's submission of ``module_id`` in parallel.
 
     ``workers``: processes (default: the number of cores). ``force``: regrade unchanged
@@ -179,6 +182,8 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
     ``SandboxUnavailable`` (why, and how to fix it) where it cannot start. ``False`` is for
     trusted learners only and is recorded in every state record it writes. ``limits``: the
     sandbox's per-kernel limits (``policylab.grading.sandbox.configure.Limits``; default: its defaults).
+    ``diagnose``: name the misconception behind each failed answer (policylab.grading.diagnosis;
+    the bank's values are computed once per module and data, while the workers start).
     ``overrides``: more nbgrader configuration, {Class: {trait: value}}. ``progress(done,
     total, record)`` is called once before grading (record None) and after each learner.
     """
@@ -191,6 +196,12 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
     for section, values in (overrides or {}).items():
         merged.setdefault(section, {}).update(values)
     overrides = merged
+    signatures_at = None
+    if diagnose and module.misconceptions.is_file():
+        datasets = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
+        signatures_at = cache_path(module_id, root=root, datasets=datasets)
+        overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(signatures_at),
+                                                          bank_file=str(module.misconceptions))
     if timeout is not None:
         overrides.setdefault("Execute", {})["timeout"] = int(timeout)
     config = load_config(root, **overrides)
@@ -224,7 +235,7 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
             progress(0, total, None)
         if jobs:
             report.workers = max(1, min(workers or os.cpu_count() or 1, total))
-            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides)
+            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signatures_at)
     report.seconds = time.monotonic() - started
     return report
 
@@ -250,7 +261,20 @@ class _Book:
             self.gb.close()
 
 
-def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides) -> None:
+def _prepare_signatures(root: Path, module_id: str, report: GradeReport) -> threading.Thread:
+    """Compute (or find cached) the bank's signatures in a thread, while the workers start."""
+    def work() -> None:
+        try:
+            signatures(module_id, root=root, datasets=Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets"))
+        except Exception as exc:  # noqa: BLE001 - grading goes on; the answers are not diagnosed
+            report.diagnosis_error = f"{type(exc).__name__}: {exc}"[:300]
+
+    thread = threading.Thread(target=work, name=f"signatures-{module_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signatures_at=None) -> None:
     module_id = module.id
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
     workdir = _work_root(root) / f"{module_id}-{os.getpid()}-{time.monotonic_ns()}"
@@ -258,6 +282,7 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
     try:
         # the workers start importing nbgrader now, while this process prepares the batch
         with WorkerPool(report.workers, workdir=workdir) as pool:
+            preparing = _prepare_signatures(root, module_id, report) if signatures_at else None
             try:
                 template = write_template(db_url, course_id, module_id, workdir / "template.db")
             except GradebookError:  # not registered yet (or no gradebook): nbgrader generate_assignment
@@ -292,6 +317,8 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
                 pool.run([(learner, kwargs) for learner, kwargs, _ in jobs], setup=setup, on_result=on_result)
             finally:
                 book.close()
+                if preparing is not None:
+                    preparing.join()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -310,6 +337,7 @@ def _record(root, module_id, learner, result, fp, source_fp, notebooks, timeout,
         reason = "채점 중 예기치 않은 오류가 났습니다: " + result["error"].strip().splitlines()[-1][:200]
         return StateRecord(state=states.UNREADABLE, reason=reason, details=[result["error"][-2000:]], **base)
     return StateRecord(state=result["state"], reason=result["reason"], details=result["details"],
+                       diagnoses=result.get("diagnoses") or {},
                        auto_score=result.get("auto_score") if result.get("ran") else None,
                        auto_max=result.get("auto_max") if result.get("ran") else None, **base)
 

@@ -18,6 +18,7 @@ from policylab.course.modules import load_modules
 from policylab.course.nbconfig import load_config
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.grading.bank import load_bank
 from policylab.grading.gradebook import open_readonly
 from policylab.grading.roster import Learner, load_roster
 from policylab.snapshot import (  # the contract
@@ -102,6 +103,7 @@ def build_snapshot(*, root: Path | None = None) -> dict[str, list[dict]]:
     records = {k: r for k, r in states.read_states(root).items() if k[1] in module_ids}
     learners = _learners(root, records, book)
     questions = {m: module_questions(root, m) for m in module_ids}
+    banks = {m.id: {b.id: b for b in load_bank(m.misconceptions)} for m in modules}
 
     results, per_question, comments = [], [], []
     for learner in learners:
@@ -138,9 +140,14 @@ def build_snapshot(*, root: Path | None = None) -> dict[str, list[dict]]:
                     g = grades.get(q.grade_id)
                     pending = q.kind == "manual" and (g is None or (g["manual"] is None and g["needs"]))
                     score = None if pending else (0.0 if state in states.ZEROED else (g or {}).get("score", 0.0))
+                    named = (record.diagnoses.get(q.grade_id) if record and q.kind == "auto"
+                             and score is not None and score < q.max_score else None) or ""
+                    known = banks[module_id].get(named)
                     per_question.append({"learner_id": learner.learner_id, "module": module_id,
                                          "question": q.grade_id, "title": q.title, "skills": ";".join(q.skills),
-                                         "kind": q.kind, "score": _num(score), "max_score": _num(q.max_score)})
+                                         "kind": q.kind, "score": _num(score), "max_score": _num(q.max_score),
+                                         "misconception": named if known else "",
+                                         "mistake": known.feedback() if known else ""})
                 for question, text in sorted((entry or {}).get("comments", {}).items()):
                     comments.append({"learner_id": learner.learner_id, "module": module_id,
                                      "question": question, "comment": text})

@@ -33,6 +33,7 @@ from policylab.course.modules import get_module
 from policylab.course.nbconfig import load_config, make_api
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.grading.submissions import submission_dir
 
 TEMPLATES = Path(__file__).parent / "templates"
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -115,6 +116,25 @@ def find_leaks(document: str, secrets: list[str]) -> list[str]:
     """The secret lines that appear in an HTML document's text (or raw markup)."""
     text, raw = html_text(document), _squash(html.unescape(document))
     return [line for line in secrets if _occurs(line, text) or _occurs(line, raw)]
+
+
+def known_to_learner(secrets: list[str], folder: Path) -> set[str]:
+    """The secret lines the learner's own submission already holds (a right answer can be written
+    exactly like a hidden test's line): showing them back reveals nothing, so they are no leak.
+    Only regular files are read, never through a link."""
+    text = []
+    for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
+        except Exception:  # noqa: BLE001 - an unreadable submission holds nothing of use here
+            continue
+        for cell in nb.cells:
+            text.append(str(cell.get("source", "")))
+            text += [_output_text(o) for o in cell.get("outputs", [])]
+    flat = _squash(ANSI.sub("", "\n".join(text)))
+    return {line for line in secrets if _occurs(line, flat)}
 
 
 def _output_text(out) -> str:
@@ -239,9 +259,13 @@ class RedactForLearner(Preprocessor):
             if not is_manual and status != "pass":
                 hint = ANSI.sub("", errors.get(grade_id, "")).strip() or "답을 다시 확인해 보세요."
             title = (cell.metadata.get("policylab") or {}).get("title") or self.titles.get(grade_id) or grade_id
+            diagnosis = (cell.metadata.get("policylab") or {}).get("diagnosis") if status != "pass" else None
+            diagnosis = diagnosis if isinstance(diagnosis, dict) else {}
             questions.append({"grade_id": grade_id, "title": title, "score": score or 0.0,
                               "max_score": max_score, "status": status, "status_label": label,
-                              "hint": hint[:500], "pending": pending})
+                              "hint": hint[:500], "pending": pending,
+                              "mistake": str(diagnosis.get("text") or "")[:600],
+                              "named": bool(diagnosis.get("misconception"))})
             part = manual if is_manual else auto
             part[0] += 0.0 if pending else (score or 0.0)
             part[1] += max_score
@@ -357,8 +381,9 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
             for name in sources:
                 (out / f"{name}.html").write_text(_status_page(module, learner, record), encoding="utf-8")
         files = sorted(out.glob("*.html"))
+        own = known_to_learner(secrets, submission_dir(root, learner, module_id))
         for path in files:
-            leaks = find_leaks(path.read_text(encoding="utf-8"), secrets)
+            leaks = [line for line in find_leaks(path.read_text(encoding="utf-8"), secrets) if line not in own]
             if leaks:
                 path.write_text(_withheld_page(module, learner), encoding="utf-8")
                 report.withheld[learner] = f"{path.name}: 숨은 테스트 내용이 들어 있어 보내지 않았습니다 ({len(leaks)}줄)."

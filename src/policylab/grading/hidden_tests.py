@@ -27,7 +27,7 @@ from pathlib import Path
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float
+from traitlets import Float, Unicode
 
 from policylab.grading.checks import (
     HIDDEN_BEGIN,
@@ -159,6 +159,9 @@ class RunHiddenTests(NbGraderPreprocessor):
     """After execution: judge each test cell on its exported values, in the checker process."""
 
     timeout = Float(120.0, help="Seconds the checks of one notebook may take together.").tag(config=True)
+    signatures_file = Unicode("", help="The module's misconception signatures (policylab.grading.signatures); "
+                              "empty: failed answers are not diagnosed.").tag(config=True)
+    bank_file = Unicode("", help="The module's misconceptions.yml").tag(config=True)
 
     def _datasets(self) -> str:
         if os.environ.get("POLICYLAB_DATASETS"):
@@ -201,7 +204,27 @@ class RunHiddenTests(NbGraderPreprocessor):
                 v = verdicts.get(gid)
                 cell.outputs = [_error(v.ename, v.evalue, hidden=v.line > item.get("visible_lines", 0)) if v
                                 else _error("CheckerError", "테스트를 실행하지 못했습니다.")]
+        self._diagnose(nb, plan, jobs, verdicts)
         return nb, resources
+
+    def _diagnose(self, nb, plan: dict, jobs: list, verdicts: dict) -> None:
+        """Name the known mistake behind each failed answer that handed over its values."""
+        if not self.signatures_file:
+            return
+        from policylab.grading.diagnosis import diagnose, load_for_grading
+
+        failed = [j for j in jobs if verdicts.get(j["grade_id"]) is None or not verdicts[j["grade_id"]].passed]
+        if not failed:
+            return
+        loaded = load_for_grading(self.signatures_file, self.bank_file)
+        if loaded is None:
+            return
+        sig, bank = loaded
+        for job in failed:
+            found = diagnose(job["grade_id"], job["values"], sig, bank)
+            cell = nb.cells[plan[job["grade_id"]]["index"]]
+            cell.metadata.setdefault("policylab", {})["diagnosis"] = {"misconception": found.misconception,
+                                                                      "text": found.text}
 
 
 def lint_test_cells(nb) -> list[str]:

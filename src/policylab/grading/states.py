@@ -68,6 +68,8 @@ class StateRecord:
     seconds: float = 0.0                  # wall time in the worker
     sandbox: bool = True                  # False: graded with --no-sandbox (learner code ran unconfined)
     ended: str = ""                       # how the kernel ended (policylab.grading.sandbox.configure.ENDINGS key), if recorded
+    # failed autograded questions: test cell grade_id → the misconception named, or None if no known one matched
+    diagnoses: dict = field(default_factory=dict)
     version: int = RECORD_VERSION
 
     def __post_init__(self) -> None:

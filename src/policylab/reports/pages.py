@@ -91,6 +91,9 @@ def write_index(out_dir: Path, snap: Snapshot, results: list[ReportResult]) -> P
         board_line = f'관리자 대시보드: <span class="failed">실패: {html.escape(board.error)}</span>'
     else:
         board_line = "관리자 대시보드: 아직 만들지 않았습니다."
+    items_line = ('<a href="items.html">문항 분석</a> (문항별 정답률과 흔한 실수, 5명 미만 문항은 싣지 않음) · '
+                  '<a href="item_analysis.csv">item_analysis.csv</a>' if (out_dir / "items.html").is_file()
+                  else "문항 분석: 아직 만들지 않았습니다.")
     failed = sum(1 for r in results if not r.ok)
     page = f"""<!DOCTYPE html>
 <html lang="ko">
@@ -112,6 +115,8 @@ th {{ background: #f3f5f8; }}
 채점 스냅샷: <code>{html.escape(str(snap.folder))}</code></p>
 <h2>관리자용</h2>
 <p>{board_line}</p>
+<h2>강사용</h2>
+<p>{items_line}</p>
 <h2>학습자별 진도 보고서 (강사용 목록)</h2>
 <p>각 보고서에는 해당 학습자 본인의 점수와 동기 전체의 사분위수만 들어 있습니다.</p>
 <table>

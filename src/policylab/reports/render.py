@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Iterable
 
 from policylab.course.paths import find_root
+from policylab.reports.items import write_item_analysis
 from policylab.reports.pages import for_html, html_exporter, write_index
 from policylab.reports.snapshot import (
     ReportError,
@@ -165,6 +166,8 @@ def render_reports(
             if stale.suffix in (".html", ".ipynb") and stale.stem not in listed:
                 stale.unlink()
     write_plotly_js(out_dir)
+    if dashboard:  # the trainers' item analysis goes beside the dashboard, from the same snapshot
+        write_item_analysis(snap.questions, out_dir)
     jobs = _plan(root, out_dir, snap, chosen, dashboard)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     results = _run_jobs(jobs, root=root, out_dir=out_dir, workers=workers, progress=progress, timeout=timeout)

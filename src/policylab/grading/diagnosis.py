@@ -1,0 +1,122 @@
+"""Name the mistake: which misconception of the bank a failed answer matches.
+
+For a failed test cell, the learner's exported values are compared with the values each of that
+cell's misconceptions exports on the same data (policylab.grading.signatures). A misconception
+is told apart by the names where it differs from the solution; the learner matches it when every
+one of those names holds the misconception's value (numbers within a relative 1e-6, tables cell
+by cell). Several matches: the most specific one (the one that differs from the solution in the
+most names; the bank's order breaks ties). None: the answer is wrong in a way the bank does not
+know, and the feedback says so honestly. The expected value is never shown, only the mistake.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from policylab.grading.bank import Misconception, load_bank
+from policylab.grading.signatures import FAILED_SUFFIX, Signatures
+from policylab.grading.values import decode
+
+UNEXPLAINED = "알려진 실수와 일치하지 않습니다. 문제의 조건(단위, 기간, 대상)과 계산 과정을 다시 확인해 보세요."
+REL, ABS = 1e-6, 1e-9
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    grade_id: str
+    misconception: str | None   # the bank id, or None when no known mistake matches
+    text: str                   # Korean, for the learner
+
+
+def _close(a, b) -> bool:
+    """Equal within REL/ABS for numbers, element by element for containers, arrays and tables."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(a, bool) or isinstance(b, bool) or isinstance(a, str) or isinstance(b, str) or a is None or b is None:
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        a, b = float(a), float(b)
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (pd.Series, pd.DataFrame)) and type(a) is type(b):
+        try:
+            test = pd.testing.assert_series_equal if isinstance(a, pd.Series) else pd.testing.assert_frame_equal
+            test(a, b, check_dtype=False, check_exact=False, rtol=REL, atol=ABS, check_names=False)
+            return True
+        except (AssertionError, TypeError, ValueError):
+            return False
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        if a.shape != b.shape:
+            return False
+        try:
+            return bool(np.allclose(a, b, rtol=REL, atol=ABS, equal_nan=True))
+        except TypeError:
+            return bool(np.array_equal(a, b))
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - values that cannot be compared are not the same
+        return False
+
+
+def same(doc_a: dict | None, doc_b: dict | None) -> bool:
+    """Two exported plain-data documents hold the same value (within the tolerance)."""
+    if doc_a is None or doc_b is None:
+        return doc_a is doc_b
+    if doc_a == doc_b:
+        return True
+    if "unsupported" in (doc_a.get("t"), doc_b.get("t")) or "missing" in (doc_a.get("t"), doc_b.get("t")):
+        return False
+    try:
+        return _close(decode(doc_a), decode(doc_b))
+    except Exception:  # noqa: BLE001 - a document that does not decode matches nothing
+        return False
+
+
+def signature_names(m: Misconception, grade_id: str, sig: Signatures) -> list[str]:
+    """The names where misconception ``m`` differs from the solution at test cell ``grade_id``."""
+    mine = sig.misconceptions.get(m.id, {}).get(grade_id)
+    right = sig.solution.get(grade_id)
+    if not mine or right is None:
+        return []
+    return [n for n in sorted(mine) if not same(mine[n], right.get(n))]
+
+
+_LOADED: dict[str, tuple[Signatures, list[Misconception]]] = {}
+
+
+def load_for_grading(signatures_file: str, bank_file: str, *, wait: float = 900.0):
+    """(signatures, bank) for a grading worker, read once per process.
+
+    The batch computes the signatures while its workers start; a worker that needs them first
+    waits for the file (or for its ``.failed`` marker, then diagnoses nothing).
+    """
+    if signatures_file in _LOADED:
+        return _LOADED[signatures_file]
+    path, deadline = Path(signatures_file), time.monotonic() + wait
+    while not path.is_file():
+        if Path(signatures_file + FAILED_SUFFIX).exists() or time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+    _LOADED[signatures_file] = (Signatures.from_json(path.read_text(encoding="utf-8")), load_bank(Path(bank_file)))
+    return _LOADED[signatures_file]
+
+
+def diagnose(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception]) -> Diagnosis:
+    """The misconception that a failed test cell's exported ``values`` match, if any."""
+    best, best_size = None, 0
+    for m in bank:
+        if grade_id not in m.targets:
+            continue
+        names = signature_names(m, grade_id, sig)
+        mine = sig.misconceptions.get(m.id, {}).get(grade_id, {})
+        if names and all(same(values.get(n), mine[n]) for n in names) and len(names) > best_size:
+            best, best_size = m, len(names)
+    if best is None:
+        return Diagnosis(grade_id, None, UNEXPLAINED)
+    return Diagnosis(grade_id, best.id, best.feedback())

@@ -1,0 +1,274 @@
+"""What the solution and each misconception hand to every test cell, on one datasets folder.
+
+The diagnosis (policylab.grading.diagnosis) names a learner's mistake by comparing the values the
+learner's kernel exported for a failed test cell with the values each misconception exports for
+the same cell on the same data. Those values are computed here once per module and datasets
+folder, in one trusted kernel (our own solution code, never a learner's), and cached under
+``grading/.cache/diagnosis/`` keyed by a fingerprint of the source folder, the data and this
+package, so a batch pays for it once.
+
+How one kernel serves ~25 misconceptions: the source notebook runs top to bottom; at each answer
+cell that has misconceptions, each one is tried in turn — its code instead of the answer, then
+the cells up to its test cells, which export their values as at grading — and the answer is run
+again. After every trial the test cells must export the solution's values again; if they do not
+(a mistake that changed shared data in place), the kernel restarts and replays the clean prefix,
+so one trial never leaks into the next.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+import policylab
+from policylab.grading.bank import Misconception, load_bank
+from policylab.grading.checks import split_test_cell
+from policylab.grading.values import EXPORT_MIME, export_line
+
+CACHE_VERSION = 1
+FAILED_SUFFIX = ".failed"
+
+
+@dataclass
+class Signatures:
+    module: str
+    solution: dict[str, dict] = field(default_factory=dict)        # test grade_id → {name: plain doc}
+    misconceptions: dict[str, dict] = field(default_factory=dict)  # misconception id → {test grade_id → {name: doc}}
+    failed: dict[str, str] = field(default_factory=dict)           # misconception id → why it has no values
+
+    def to_json(self) -> str:
+        return json.dumps({"version": CACHE_VERSION, "module": self.module, "solution": self.solution,
+                           "misconceptions": self.misconceptions, "failed": self.failed}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Signatures":
+        doc = json.loads(text)
+        if doc.get("version") != CACHE_VERSION:
+            raise ValueError("old cache format")
+        return cls(doc["module"], doc["solution"], doc["misconceptions"], doc["failed"])
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_test(cell) -> bool:
+    meta = _meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _assigned(code: str) -> set[str]:
+    """Top-level names a cell binds: removed before a trial, so a mistake that fails half-way
+    does not inherit the right answer from the run before it."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+def fingerprint(source_dir: Path, datasets: Path) -> str:
+    """Changes when the source notebooks, the bank, the data or this package change."""
+    digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
+    files = sorted(p for p in source_dir.glob("*") if p.is_file() and not p.is_symlink())
+    manifest = datasets / "MANIFEST.json"
+    files += [manifest] if manifest.is_file() else sorted(p for p in datasets.glob("*") if p.is_file())
+    package = Path(policylab.__file__).parent / "grading"
+    files += sorted(package.glob("*.py"))
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+class _Kernel:
+    """One trusted kernel executing cells of the source notebook, restartable."""
+
+    def __init__(self, cells: list, *, cwd: Path, env: dict, timeout: int):
+        from nbclient import NotebookClient
+
+        self.nb = nbformat.v4.new_notebook(cells=[])
+        self.client = NotebookClient(self.nb, kernel_name="python3", timeout=timeout, allow_errors=True,
+                                     resources={"metadata": {"path": str(cwd)}})
+        self.env, self.cells, self.started, self.cwd = env, cells, False, cwd
+
+    def start(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        self.stop()
+        self.client.km = km = self.client.create_kernel_manager()
+        km.transport, km.ip = "ipc", str(self.cwd / "kernel-ipc")  # Unix sockets: no TCP ports to race for
+        run_sync(self.client.async_start_new_kernel)(env=self.env)
+        run_sync(self.client.async_start_new_kernel_client)()
+        self.started = True
+
+    def stop(self) -> None:
+        if self.started:
+            try:
+                self.client._cleanup_kernel()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+            self.started = False
+
+    def run(self, code: str) -> list:
+        cell = nbformat.v4.new_code_cell(code)
+        self.nb.cells = [cell]
+        self.client.execute_cell(cell, 0, store_history=False)
+        return cell.outputs
+
+
+def _exports(outputs: list, nonce: str, grade_id: str) -> dict | None:
+    for out in outputs:
+        data = out.get("data") or {}
+        doc = data.get(EXPORT_MIME)
+        if isinstance(doc, dict) and doc.get("nonce") == nonce and doc.get("grade_id") == grade_id:
+            return doc.get("values")
+    return None
+
+
+def compute_signatures(module_id: str, source: Path, bank: list[Misconception], *, root: Path,
+                       datasets: Path, timeout: int = 120) -> Signatures:
+    """Run the source notebook once, trying every misconception at its answer cell."""
+    nb = nbformat.read(source, as_version=4)
+    cells = nb.cells
+    index = {_meta(c).get("grade_id"): i for i, c in enumerate(cells) if _meta(c).get("grade_id")}
+    nonce = secrets.token_hex(8)
+
+    def as_run(i: int) -> str:  # what cell i executes: a test cell runs its probe and exports
+        cell = cells[i]
+        if not _is_test(cell):
+            return cell.source
+        parts = split_test_cell(cell.source)
+        probe = parts.probe + ("\n" if parts.probe and not parts.probe.endswith("\n") else "")
+        return probe + export_line(nonce, _meta(cell)["grade_id"], parts.exported_names)
+
+    sig = Signatures(module_id)
+    by_cell: dict[int, list[Misconception]] = {}
+    for m in bank:
+        if m.cell not in index or any(t not in index for t in m.targets):
+            sig.failed[m.id] = "answer or test cell not in the source notebook"
+            continue
+        by_cell.setdefault(index[m.cell], []).append(m)
+
+    env = dict(os.environ, POLICYLAB_ROOT=str(root), POLICYLAB_DATASETS=str(datasets),
+               NBGRADER_EXECUTION="autograde", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    with tempfile.TemporaryDirectory(prefix="policylab-signatures-") as cwd:
+        kernel = _Kernel(cells, cwd=Path(cwd), env=env, timeout=timeout)
+        kernel.start()
+        try:
+            done = 0  # cells 0..done-1 have run in order, cleanly
+
+            def run_through(stop: int, record: dict | None) -> None:
+                """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
+                nonlocal done
+                for i in range(done, stop):
+                    if cells[i].cell_type != "code":
+                        continue
+                    outputs = kernel.run(as_run(i))
+                    if _is_test(cells[i]) and record is not None:
+                        values = _exports(outputs, nonce, _meta(cells[i])["grade_id"])
+                        if values is not None:
+                            record[_meta(cells[i])["grade_id"]] = values
+                done = max(done, stop)
+
+            for i in range(len(cells)):
+                trials = by_cell.get(i, [])
+                if not trials:
+                    if i >= done:
+                        run_through(i + 1, sig.solution)
+                    continue
+                if i < done:  # an earlier trial block ran past this answer: start clean
+                    kernel.start()
+                    done = 0
+                    run_through(i, None)
+                last = max(index[t] for m in trials for t in m.targets)
+                run_through(last + 1, sig.solution)
+                block = [cells[j] for j in range(i + 1, last + 1) if cells[j].cell_type == "code"]
+                clean = {t: sig.solution.get(t) for m in trials for t in m.targets}
+                for m in trials:
+                    forget = _assigned(cells[i].source) | _assigned(m.code)
+                    forget |= set().union(*(_assigned(c.source) for c in block if not _is_test(c))) if block else set()
+                    kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
+                    got: dict = {}
+                    kernel.run(m.code)
+                    for j in range(i + 1, last + 1):
+                        if cells[j].cell_type == "code":
+                            outputs = kernel.run(as_run(j))
+                            gid = _meta(cells[j]).get("grade_id")
+                            if _is_test(cells[j]) and gid in m.targets:
+                                values = _exports(outputs, nonce, gid)
+                                if values is not None:
+                                    got[gid] = values
+                    sig.misconceptions[m.id] = got
+                    if len(got) < len(m.targets):
+                        sig.failed[m.id] = "a test cell did not export values"
+                    # back to the right answer; the test cells must see the solution's values again
+                    restored: dict = {}
+                    done = i
+                    run_through(last + 1, restored)
+                    if any(restored.get(t) != clean[t] for t in clean):
+                        kernel.start()
+                        done = 0
+                        run_through(last + 1, None)
+        finally:
+            kernel.stop()
+    return sig
+
+
+def cache_path(module_id: str, *, root: Path, datasets: Path | None = None) -> Path:
+    """Where the module's signatures on ``datasets`` are (or will be) cached."""
+    root = Path(root)
+    datasets = Path(datasets) if datasets else root / "datasets"
+    key = fingerprint(root / "solutions" / module_id, datasets)
+    # POLICYLAB_CACHE_DIR: one cache for several course copies (the test suite's scratch courses)
+    base = Path(os.environ["POLICYLAB_CACHE_DIR"]) if os.environ.get("POLICYLAB_CACHE_DIR") \
+        else root / "grading" / ".cache"
+    return base / "diagnosis" / f"{module_id}-{key}.json"
+
+
+def signatures(module_id: str, *, root: Path, datasets: Path | None = None) -> Signatures:
+    """The module's signatures on ``datasets`` (default: the course's), from the cache when fresh.
+
+    A computation that fails leaves a ``.failed`` marker beside the cache file (so waiting
+    graders give up at once) and raises.
+    """
+    root = Path(root)
+    datasets = Path(datasets) if datasets else root / "datasets"
+    cache = cache_path(module_id, root=root, datasets=datasets)
+    if cache.is_file():
+        try:
+            return Signatures.from_json(cache.read_text(encoding="utf-8"))
+        except (ValueError, KeyError):
+            pass
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    marker = Path(str(cache) + FAILED_SUFFIX)
+    marker.unlink(missing_ok=True)
+    source_dir = root / "solutions" / module_id
+    try:
+        sources = sorted(source_dir.glob("*.ipynb"))
+        bank = load_bank(source_dir / "misconceptions.yml")
+        sig = compute_signatures(module_id, sources[0], bank, root=root, datasets=datasets) if sources \
+            else Signatures(module_id)
+    except BaseException as exc:
+        marker.write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
+        raise
+    if not os.environ.get("POLICYLAB_CACHE_DIR"):  # a shared cache holds other courses' entries too
+        for stale in cache.parent.glob(f"{module_id}-*.json"):
+            stale.unlink(missing_ok=True)
+    tmp = cache.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_text(sig.to_json(), encoding="utf-8")
+    tmp.replace(cache)
+    return sig

@@ -1,0 +1,74 @@
+"""The diagnosis names mistakes it can tell apart, and only those (issue 17).
+
+Bank coverage, on the course's data, without nbgrader: every misconception differs from the
+solution in some value its test cells read, and the detector names it (not another one) from
+those values. The end-to-end proof — the same names reached through real grading — is in
+test_quality_gates.py; the comparator's edges are tested here on plain values.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import REPO, copy_course
+
+from policylab.course.modules import load_modules
+from policylab.grading.bank import load_bank
+from policylab.grading.diagnosis import UNEXPLAINED, diagnose, same, signature_names
+from policylab.grading.signatures import signatures
+from policylab.grading.values import encode
+
+READY = load_modules(REPO, ready_only=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", READY, ids=[m.id for m in READY])
+def test_every_misconception_is_detectable_and_named(module, tmp_path):
+    root = copy_course(tmp_path, [module.id])
+    sig = signatures(module.id, root=root)
+    bank = load_bank(module.misconceptions)
+    assert bank and not sig.failed, sig.failed
+    problems = []
+    for m in bank:
+        for target in m.targets:
+            if not signature_names(m, target, sig):
+                problems.append(f"{m.id} on {target}: gives the solution's values (undetectable)")
+                continue
+            found = diagnose(target, sig.misconceptions[m.id][target], sig, bank)
+            if found.misconception != m.id:
+                problems.append(f"{m.id} on {target}: indistinguishable from {found.misconception} "
+                                "(merge or rewrite one of them)")
+    assert not problems, problems
+    # a right answer is never matched to a mistake
+    for target, values in sig.solution.items():
+        assert diagnose(target, values, sig, bank).misconception is None
+
+
+def test_comparison_tolerates_rounding_but_not_a_different_value():
+    import numpy as np
+    import pandas as pd
+
+    assert same(encode(3.0), encode(3.0 + 1e-9))
+    assert not same(encode(3.0), encode(3.01))
+    assert not same(encode(1), encode(True)) and not same(encode("3800"), encode(3800))
+    assert same(encode(float("nan")), encode(math.nan))
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    assert same(encode(frame), encode(frame.assign(a=[1.0, 2.0 + 1e-10])))
+    assert not same(encode(frame), encode(frame.assign(a=[1.0, 2.5])))
+    assert same(encode(np.array([1, 2, 3])), encode(np.array([1.0, 2.0, 3.0])))
+    assert not same(encode([1, 2]), encode([1, 2, 3]))
+    assert same({"t": "missing"}, {"t": "missing"})  # both never defined the name: the same mistake
+    assert not same({"t": "missing"}, encode(1)) and not same({"t": "unsupported", "type": "x"}, encode(1))
+
+
+def test_an_unknown_wrong_answer_is_said_to_be_unexplained(tmp_path):
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import Signatures
+
+    bank = [Misconception("floor-division", "q1_answer", ("q1_tests",), "몫(//)으로 버렸습니다.", "x = 7 // 2")]
+    sig = Signatures("m00", solution={"q1_tests": {"x": encode(3.5)}},
+                     misconceptions={"floor-division": {"q1_tests": {"x": encode(3)}}})
+    assert diagnose("q1_tests", {"x": encode(3)}, sig, bank).misconception == "floor-division"
+    assert "다시 볼 곳" in diagnose("q1_tests", {"x": encode(3)}, sig, bank).text
+    unknown = diagnose("q1_tests", {"x": encode(4.0)}, sig, bank)
+    assert unknown.misconception is None and unknown.text == UNEXPLAINED
