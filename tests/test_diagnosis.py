@@ -34,7 +34,8 @@ def test_every_misconception_is_detectable_and_named(module, tmp_path):
             if not signature_names(m, target, sig):
                 problems.append(f"{m.id} on {target}: gives the solution's values (undetectable)")
                 continue
-            found = diagnose(target, sig.misconceptions[m.id][target], sig, bank)
+            found = diagnose(target, sig.misconceptions[m.id][target], sig, bank,
+                             {m.cell: sig.errors[m.id]} if m.id in sig.errors else {})
             if found.misconception != m.id:
                 problems.append(f"{m.id} on {target}: indistinguishable from {found.misconception} "
                                 "(merge or rewrite one of them)")
@@ -72,3 +73,21 @@ def test_an_unknown_wrong_answer_is_said_to_be_unexplained(tmp_path):
     assert "다시 볼 곳" in diagnose("q1_tests", {"x": encode(3)}, sig, bank).text
     unknown = diagnose("q1_tests", {"x": encode(4.0)}, sig, bank)
     assert unknown.misconception is None and unknown.text == UNEXPLAINED
+
+
+def test_a_blank_answer_is_not_the_mistake_that_raises():
+    """A misconception whose code raises leaves its names undefined, and so does a blank answer:
+    only a learner whose answer cell raised the same error is told they made that mistake."""
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import Signatures
+
+    bank = [Misconception("relative-data-path", "q3_answer", ("q3_tests",), "상대 경로로 읽었습니다.",
+                          'lots = pd.read_csv("../datasets/x.csv")')]
+    sig = Signatures("m00", solution={"q3_tests": {"lots": encode(20)}},
+                     misconceptions={"relative-data-path": {"q3_tests": {"lots": {"t": "missing"}}}},
+                     errors={"relative-data-path": "FileNotFoundError"})
+    blank = {"lots": {"t": "missing"}}
+    assert diagnose("q3_tests", blank, sig, bank, {}).misconception is None
+    assert diagnose("q3_tests", blank, sig, bank, {"q3_answer": "NameError"}).misconception is None
+    assert diagnose("q3_tests", blank, sig, bank, {"q3_answer": "FileNotFoundError"}).misconception == \
+        "relative-data-path"

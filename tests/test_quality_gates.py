@@ -156,6 +156,8 @@ def test_every_misconception_is_named_by_the_detector(module_id, graded):
                   if diagnoses.get(t) != m["id"]]
     assert not wrong, wrong
     assert not records["solution"].diagnoses, "a right answer is never diagnosed"
+    named = {t: m for t, m in records["release"].diagnoses.items() if m}
+    assert not named, f"an untouched (blank) answer is no known mistake: {named}"
 
 
 def _execute(path):

@@ -107,14 +107,23 @@ def load_for_grading(signatures_file: str, bank_file: str, *, wait: float = 900.
     return _LOADED[signatures_file]
 
 
-def diagnose(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception]) -> Diagnosis:
-    """The misconception that a failed test cell's exported ``values`` match, if any."""
+def diagnose(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception],
+             answer_errors: dict[str, str] | None = None) -> Diagnosis:
+    """The misconception that a failed test cell's exported ``values`` match, if any.
+
+    ``answer_errors``: {answer cell grade_id: the error its code raised} in the learner's notebook.
+    A misconception that leaves names undefined (its code raises) matches only a learner whose
+    answer cell raised the same error: a blank answer leaves them undefined too, and is no mistake.
+    """
     best, best_size = None, 0
     for m in bank:
         if grade_id not in m.targets:
             continue
         names = signature_names(m, grade_id, sig)
         mine = sig.misconceptions.get(m.id, {}).get(grade_id, {})
+        if any(mine[n].get("t") == "missing" for n in names) and (
+                not sig.errors.get(m.id) or (answer_errors or {}).get(m.cell) != sig.errors[m.id]):
+            continue
         if names and all(same(values.get(n), mine[n]) for n in names) and len(names) > best_size:
             best, best_size = m, len(names)
     if best is None:

@@ -220,8 +220,13 @@ class RunHiddenTests(NbGraderPreprocessor):
         if loaded is None:
             return
         sig, bank = loaded
+        answer_errors = {}
+        for cell in nb.cells:
+            raised = [o.get("ename", "") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if raised and _grade_id(cell):
+                answer_errors[_grade_id(cell)] = raised[0]
         for job in failed:
-            found = diagnose(job["grade_id"], job["values"], sig, bank)
+            found = diagnose(job["grade_id"], job["values"], sig, bank, answer_errors)
             cell = nb.cells[plan[job["grade_id"]]["index"]]
             cell.metadata.setdefault("policylab", {})["diagnosis"] = {"misconception": found.misconception,
                                                                       "text": found.text}

@@ -32,7 +32,7 @@ from policylab.grading.bank import Misconception, load_bank
 from policylab.grading.checks import split_test_cell
 from policylab.grading.values import EXPORT_MIME, export_line
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 FAILED_SUFFIX = ".failed"
 
 
@@ -42,17 +42,19 @@ class Signatures:
     solution: dict[str, dict] = field(default_factory=dict)        # test grade_id → {name: plain doc}
     misconceptions: dict[str, dict] = field(default_factory=dict)  # misconception id → {test grade_id → {name: doc}}
     failed: dict[str, str] = field(default_factory=dict)           # misconception id → why it has no values
+    errors: dict[str, str] = field(default_factory=dict)           # misconception id → the error its answer raises
 
     def to_json(self) -> str:
         return json.dumps({"version": CACHE_VERSION, "module": self.module, "solution": self.solution,
-                           "misconceptions": self.misconceptions, "failed": self.failed}, ensure_ascii=False)
+                           "misconceptions": self.misconceptions, "failed": self.failed, "errors": self.errors},
+                          ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> "Signatures":
         doc = json.loads(text)
         if doc.get("version") != CACHE_VERSION:
             raise ValueError("old cache format")
-        return cls(doc["module"], doc["solution"], doc["misconceptions"], doc["failed"])
+        return cls(doc["module"], doc["solution"], doc["misconceptions"], doc["failed"], doc["errors"])
 
 
 def _meta(cell) -> dict:
@@ -203,7 +205,9 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                     forget |= set().union(*(_assigned(c.source) for c in block if not _is_test(c))) if block else set()
                     kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
                     got: dict = {}
-                    kernel.run(m.code)
+                    raised = [o.get("ename", "") for o in kernel.run(m.code) if o.get("output_type") == "error"]
+                    if raised:
+                        sig.errors[m.id] = raised[0]
                     for j in range(i + 1, last + 1):
                         if cells[j].cell_type == "code":
                             outputs = kernel.run(as_run(j))
