@@ -34,8 +34,11 @@ class Misconception:
         return f"{self.description.strip()} 다시 볼 곳: {self.review.strip()}."
 
 
-def load_bank(path: Path) -> list[Misconception]:
-    """Read a bank; a missing file is an empty bank, a malformed one raises BankError naming the entry."""
+def load_bank(path: Path, *, lesson: str = "") -> list[Misconception]:
+    """Read a bank; a missing file is an empty bank, a malformed one raises BankError naming the entry.
+
+    ``lesson``: the module's lesson notebook file name, named in the default place to look again."""
+    default = f"수업 노트북({lesson})의 '흔한 실수' 절" if lesson else DEFAULT_REVIEW
     path = Path(path)
     if not path.is_file():
         return []
@@ -56,5 +59,5 @@ def load_bank(path: Path) -> list[Misconception]:
         targets = entry["targets"] if isinstance(entry["targets"], list) else [entry["targets"]]
         bank.append(Misconception(str(entry["id"]), str(entry["cell"]), tuple(map(str, targets)),
                                   str(entry["description"]), str(entry["code"]),
-                                  str(entry.get("review") or DEFAULT_REVIEW)))
+                                  str(entry.get("review") or default)))
     return bank

@@ -201,7 +201,8 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
         datasets = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
         signatures_at = cache_path(module_id, root=root, datasets=datasets)
         overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(signatures_at),
-                                                          bank_file=str(module.misconceptions))
+                                                          bank_file=str(module.misconceptions),
+                                                          lesson=module.lesson.name)
     if timeout is not None:
         overrides.setdefault("Execute", {})["timeout"] = int(timeout)
     config = load_config(root, **overrides)

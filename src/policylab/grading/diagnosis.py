@@ -90,7 +90,7 @@ def signature_names(m: Misconception, grade_id: str, sig: Signatures) -> list[st
 _LOADED: dict[str, tuple[Signatures, list[Misconception]]] = {}
 
 
-def load_for_grading(signatures_file: str, bank_file: str, *, wait: float = 900.0):
+def load_for_grading(signatures_file: str, bank_file: str, *, lesson: str = "", wait: float = 900.0):
     """(signatures, bank) for a grading worker, read once per process.
 
     The batch computes the signatures while its workers start; a worker that needs them first
@@ -103,7 +103,7 @@ def load_for_grading(signatures_file: str, bank_file: str, *, wait: float = 900.
         if Path(signatures_file + FAILED_SUFFIX).exists() or time.monotonic() > deadline:
             return None
         time.sleep(0.2)
-    _LOADED[signatures_file] = (Signatures.from_json(path.read_text(encoding="utf-8")), load_bank(Path(bank_file)))
+    _LOADED[signatures_file] = (Signatures.from_json(path.read_text(encoding="utf-8")), load_bank(Path(bank_file), lesson=lesson))
     return _LOADED[signatures_file]
 
 

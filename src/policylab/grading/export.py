@@ -103,7 +103,7 @@ def build_snapshot(*, root: Path | None = None) -> dict[str, list[dict]]:
     records = {k: r for k, r in states.read_states(root).items() if k[1] in module_ids}
     learners = _learners(root, records, book)
     questions = {m: module_questions(root, m) for m in module_ids}
-    banks = {m.id: {b.id: b for b in load_bank(m.misconceptions)} for m in modules}
+    banks = {m.id: {b.id: b for b in load_bank(m.misconceptions, lesson=m.lesson.name)} for m in modules}
 
     results, per_question, comments = [], [], []
     for learner in learners:

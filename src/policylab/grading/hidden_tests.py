@@ -162,6 +162,7 @@ class RunHiddenTests(NbGraderPreprocessor):
     signatures_file = Unicode("", help="The module's misconception signatures (policylab.grading.signatures); "
                               "empty: failed answers are not diagnosed.").tag(config=True)
     bank_file = Unicode("", help="The module's misconceptions.yml").tag(config=True)
+    lesson = Unicode("", help="The module's lesson notebook file name (where feedback sends the learner)").tag(config=True)
 
     def _datasets(self) -> str:
         if os.environ.get("POLICYLAB_DATASETS"):
@@ -216,7 +217,7 @@ class RunHiddenTests(NbGraderPreprocessor):
         failed = [j for j in jobs if verdicts.get(j["grade_id"]) is None or not verdicts[j["grade_id"]].passed]
         if not failed:
             return
-        loaded = load_for_grading(self.signatures_file, self.bank_file)
+        loaded = load_for_grading(self.signatures_file, self.bank_file, lesson=self.lesson)
         if loaded is None:
             return
         sig, bank = loaded
