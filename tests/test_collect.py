@@ -1,6 +1,8 @@
 """policylab collect: folders and zips in, nothing guessed, nothing overwritten silently."""
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 from pathlib import Path
 
@@ -110,10 +112,7 @@ def test_a_custom_pattern_reads_lms_file_names(course, tmp_path):
     assert stamp.read_text().strip() == "2025-03-06T08:05:00+09:00"
 
 
-def test_unsafe_zips_and_missing_rosters_are_refused(course, tmp_path):
-    evil = _zip(tmp_path / "evil.zip", {"../../etc/kim01_m01.ipynb": NB})
-    with pytest.raises(CollectError, match="unsafe path"):
-        collect_submissions(evil, module_id="m01", root=course)
+def test_missing_rosters_are_refused(course, tmp_path):
     (course / "grading" / "roster.csv").unlink()
     with pytest.raises(CollectError, match="roster"):
         collect_submissions(_zip(tmp_path / "ok.zip", {"kim01_m01.ipynb": NB}), module_id="m01", root=course)
@@ -144,3 +143,91 @@ def test_the_roster_example_loads_and_bad_rosters_name_the_row(tmp_path):
     bad.write_text("learner_id,department,cohort,start_date\n../x,a,b,2025-03-03\n", encoding="utf-8")
     with pytest.raises(RosterError, match=r"roster.csv:2: learner_id"):
         load_roster(tmp_path, path=bad)
+
+
+# Attacks on collect (issue 16): a submission is untrusted data. Each unsafe entry is refused and named,
+# nothing is written outside grading/submitted/, that learner's submission is refused as a whole,
+# and the rest of the batch is collected.
+
+def _zip_with(path: Path, files: dict[str, str], links: dict[str, str] = {}) -> Path:
+    """``files`` as regular entries, ``links`` as entries whose Unix mode (external_attr) is a symlink."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2025, 3, 7, 14, 30, 0)), text)
+        for name, target in links.items():
+            info = zipfile.ZipInfo(name, date_time=(2025, 3, 7, 14, 30, 0))
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return path
+
+
+def _submitted(course: Path) -> Path:
+    return course / "grading" / "submitted"
+
+
+def _links_or_specials(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_symlink() or not (p.is_dir() or p.is_file())]
+
+
+def _refused_learner(report, learner: str, reason: str) -> None:
+    item = next(i for i in report.items if i.learner == learner or i.source.startswith(learner))
+    assert item.status == c.UNSAFE and reason in item.message, (item.status, item.message)
+    assert not (item.dest and Path(item.dest).exists())
+
+
+def test_zip_with_link_entry(course, tmp_path):
+    source = course / "solutions" / "m01" / "m01.ipynb"
+    batch = _zip_with(tmp_path / "batch.zip",
+                      {"kim01/m01/m01.ipynb": NB, "lee02/m01/m01.ipynb": NB},
+                      links={"kim01/m01/notes.txt": str(source), "park03_m01.ipynb": "../../solutions/m01/m01.ipynb"})
+    before = checksums(course / "solutions"), batch.read_bytes()
+    report = collect_submissions(batch, module_id="m01", root=course)
+    assert _status(report) == {"kim01/m01": c.UNSAFE, "lee02/m01": c.COLLECTED, "park03_m01.ipynb": c.UNSAFE}
+    _refused_learner(report, "kim01", "링크 파일은 제출할 수 없습니다: kim01/m01/notes.txt")
+    _refused_learner(report, "park03", "링크 파일은 제출할 수 없습니다: park03_m01.ipynb")
+    assert sorted(p.name for p in _submitted(course).iterdir()) == ["lee02"]
+    assert _links_or_specials(course) == [] and (checksums(course / "solutions"), batch.read_bytes()) == before
+
+
+def test_zip_with_dotdot_paths(course, tmp_path):
+    batch = _zip(tmp_path / "batch.zip", {
+        "kim01/m01/m01.ipynb": NB, "kim01/m01/../../../../escaped.txt": "x",   # climbs out of the learner's folder
+        "../park03_m01.ipynb": NB,                                           # climbs out of the batch
+        "lee02_m01.ipynb": NB})
+    report = collect_submissions(batch, module_id="m01", root=course)
+    assert _status(report) == {"kim01/m01": c.UNSAFE, "../park03_m01.ipynb": c.UNSAFE, "lee02_m01.ipynb": c.COLLECTED}
+    _refused_learner(report, "kim01", "상위 폴더(..)를 가리키는 경로는 제출할 수 없습니다: kim01/m01/../../../../escaped.txt")
+    _refused_learner(report, "park03", "상위 폴더(..)를 가리키는 경로는 제출할 수 없습니다: ../park03_m01.ipynb")
+    assert not list(tmp_path.rglob("escaped.txt")) and not (tmp_path / "park03_m01.ipynb").exists()
+    assert sorted(p.name for p in _submitted(course).iterdir()) == ["lee02"]
+
+
+def test_zip_with_absolute_path(course, tmp_path):
+    outside = tmp_path / "outside"
+    batch = _zip(tmp_path / "batch.zip", {f"{outside}/kim01_m01.ipynb": NB, "/etc/cron.d/park03_m01.ipynb": NB,
+                                          "lee02_m01.ipynb": NB})
+    report = collect_submissions(batch, module_id="m01", root=course)
+    assert _status(report)["lee02_m01.ipynb"] == c.COLLECTED
+    _refused_learner(report, "kim01", f"절대 경로인 항목은 제출할 수 없습니다: {outside}/kim01_m01.ipynb")
+    _refused_learner(report, "park03", "절대 경로인 항목은 제출할 수 없습니다: /etc/cron.d/park03_m01.ipynb")
+    assert not outside.exists() and not Path("/etc/cron.d/park03_m01.ipynb").exists()
+    assert sorted(p.name for p in _submitted(course).iterdir()) == ["lee02"]
+
+
+def test_folder_with_links_and_a_fifo(course, tmp_path):
+    export = tmp_path / "export"
+    for learner in ("kim01", "lee02", "park03"):
+        (export / learner / "m01").mkdir(parents=True)
+        (export / learner / "m01" / "m01.ipynb").write_text(NB)
+    os.symlink(course / "solutions" / "m01" / "m01.ipynb", export / "kim01" / "m01" / "notes.txt")
+    os.symlink("../../../../course/solutions", export / "kim01" / "m01" / "data")   # relative, to a folder
+    os.mkfifo(export / "park03" / "m01" / "pipe")
+    before = checksums(export)
+    report = collect_submissions(export, module_id="m01", root=course)
+    assert _status(report) == {"kim01/m01": c.UNSAFE, "lee02/m01": c.COLLECTED, "park03/m01": c.UNSAFE}
+    _refused_learner(report, "kim01", "링크 파일은 제출할 수 없습니다: kim01/m01/data")
+    assert "kim01/m01/notes.txt" in next(i.message for i in report.items if i.learner == "kim01")
+    _refused_learner(report, "park03", "일반 파일이 아닌 항목은 제출할 수 없습니다: park03/m01/pipe (FIFO)")
+    assert sorted(p.name for p in _submitted(course).iterdir()) == ["lee02"]
+    assert _links_or_specials(course) == [] and checksums(export) == before
+    assert checksums(export)["kim01/m01/notes.txt"].startswith("link:") and checksums(export)["park03/m01/pipe"] == "kind:p"

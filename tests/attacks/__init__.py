@@ -20,6 +20,11 @@ DAMAGE_AND_INTEGRITY = [
     "forge_metadata_points", "edit_test_cells", "rewrite_cells_at_runtime", "forge_partial_credit",
     "exit_kernel_in_tests",
 ]
+# Submissions holding a link or a non-regular file: refused before anything is copied or run.
+# These modules have ``plant(folder, ctx)`` (puts the link or FIFO in the learner's submitted folder)
+# and ``REFUSED`` (the Korean reason the state record must carry) instead of ``ENDS``.
+LINKS = ["link_to_source_notebook", "relative_link", "link_to_folder", "link_to_gradebook",
+         "fifo_in_submission", "submission_folder_is_link"]
 LIMITS = ["memory_bomb", "fork_bomb", "print_50mb", "print_100mb_at_once", "fill_disk", "write_huge_file", "cpu_burn"]
 
 

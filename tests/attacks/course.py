@@ -106,6 +106,18 @@ def with_first_cell(nb, code: str):
     return nb
 
 
+def run_solutions_from(path: str) -> str:
+    """Learner code that runs, in the kernel, every solution cell of the notebook it reads at ``path``."""
+    return f'''
+import json, pathlib
+_source = json.loads(pathlib.Path({path!r}).read_text(encoding="utf-8"))
+for _cell in _source["cells"]:
+    _code = "".join(_cell["source"]) if isinstance(_cell["source"], list) else _cell["source"]
+    if "### BEGIN SOLUTION" in _code:
+        exec(_code)
+'''
+
+
 def submit(root: Path, learner: str, nb) -> Path:
     folder = root / "grading" / "submitted" / learner / MODULE
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,14 +127,27 @@ def submit(root: Path, learner: str, nb) -> Path:
 
 
 def checksums(root: Path) -> dict[str, str]:
-    """sha256 of every file under solutions/, exercises/, datasets/ and grading/submitted/."""
+    """sha256 of every file under solutions/, exercises/, datasets/ and grading/submitted/.
+
+    A link counts by its own target (``link:...``), a FIFO or device by its kind: never read
+    through, never opened (a FIFO would block)."""
     import hashlib
+    import os
+    import stat
 
     out = {}
     for top in ("solutions", "exercises", "datasets", "grading/submitted"):
-        for path in sorted((root / top).rglob("*")):
-            if path.is_file():
-                out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder, dirs, files in os.walk(root / top):  # does not descend into linked folders
+            for name in sorted(dirs + files):
+                path = Path(folder) / name
+                mode = path.lstat().st_mode
+                key = str(path.relative_to(root))
+                if stat.S_ISLNK(mode):
+                    out[key] = "link:" + os.readlink(path)
+                elif stat.S_ISREG(mode):
+                    out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+                elif not stat.S_ISDIR(mode):
+                    out[key] = "kind:" + stat.filemode(mode)[:1]
     return out
 
 

@@ -8,8 +8,8 @@ configuration (per-cell timeout, ``add_missing_cells``), and returns plain data:
 recorded state, the reason, and the scores nbgrader saved, for the parent process to
 write into the course gradebook.
 
-States, in order of precedence: ``unreadable`` (not a notebook: checked before nbgrader
-runs; or nbgrader failed on it twice, for a reason other than those below), ``kernel_died`` (nbclient's DeadKernelError: scores cleared, never a pass),
+States, in order of precedence: ``unreadable`` (a link or a non-regular file in the submission,
+refused before anything is copied or run; not a notebook: checked before nbgrader runs; or nbgrader failed on it twice, for a reason other than those below), ``kernel_died`` (nbclient's DeadKernelError: scores cleared, never a pass),
 ``limit_exceeded`` (the sandbox ended it at a memory, CPU, process, file-size, disk or output
 limit: scored 0), ``timed_out`` (a cell hit the timeout: either interrupted and graded as
 nbgrader grades it, or unresponsive to interrupts and scored 0), ``tampered`` (a read-only cell differs
@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from policylab.course.nbconfig import load_config
-from policylab.grading import states
+from policylab.grading import states, untrusted
 from policylab.grading.gradebook import extract_result
 from policylab.grading.submissions import (
     TIMESTAMP_FILE,
@@ -43,6 +43,7 @@ from policylab.grading.submissions import (
     parse_timestamp,
     read_notebook,
     submission_dir,
+    submitted_dir,
 )
 
 TIMEOUT_ERRORS = ("CellTimeoutError", "UnresponsiveKernelError", "TimeoutError")
@@ -180,7 +181,12 @@ class WorkingCopy:
         if work.parent.exists():
             shutil.rmtree(work.parent)
         shutil.rmtree(self.autograded_dir(learner).parent, ignore_errors=True)
-        shutil.copytree(original, work)  # nbgrader reads the copy; the original is never handed to it
+        try:
+            # nbgrader reads the copy; the original is never handed to it. A link or a FIFO in the
+            # submission (a link to solutions/ would hand the kernel the answers) is refused, not followed.
+            untrusted.copy_tree(original, work, below=submitted_dir(self.root))
+        except untrusted.Refused as exc:
+            return {"state": states.UNREADABLE, "reason": str(exc), "details": exc.reasons, "ran": False}
 
         notes, tampering = [], []
         stamp = work / TIMESTAMP_FILE

@@ -54,6 +54,7 @@ from policylab.grading.submissions import (
     fingerprint_files,
     submission_dir,
     submitted_at,
+    submitted_dir,
 )
 from policylab.grading.workers import WorkerPool, pid_alive
 
@@ -219,10 +220,10 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
         jobs = []
         for learner in wanted:
             folder = submission_dir(root, learner, module_id)
-            if not folder.is_dir():
+            if not os.path.lexists(folder):  # a link in its place is graded: refused with a reason
                 report.missing.append(learner)
                 continue
-            fp = fingerprint_dir(folder)
+            fp = fingerprint_dir(folder, below=submitted_dir(root))
             record = states.read_state(root, module_id, learner)
             if (not force and record is not None and record.fingerprint == fp
                     and record.source_fingerprint == source_fp and (record.sandbox or not sandbox)):

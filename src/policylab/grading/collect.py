@@ -11,14 +11,19 @@ Two layouts are recognised, and nothing is guessed:
 Every item is reported: collected, replaced (the earlier one is kept under
 ``grading/submitted/.history/``), unchanged, or refused because the learner is not on
 the roster, the module is another one, the same learner appears twice in the batch,
-the name matches no layout, or an earlier, different submission exists and ``replace``
-was not given. Each collected folder gets a ``timestamp.txt`` (nbgrader reads it).
+the name matches no layout, an earlier, different submission exists and ``replace``
+was not given, or the submission holds something unsafe (``unsafe``): a link or a
+non-regular file (a folder's entries are lstat'ed, never followed; a zip entry's Unix mode
+is read from ``external_attr``), or a zip path that is absolute or has ``..``. An unsafe
+entry is never read or written; the rest of the batch is collected as usual.
+Each collected folder gets a ``timestamp.txt`` (nbgrader reads it).
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections import defaultdict
@@ -28,7 +33,7 @@ from pathlib import Path, PurePosixPath
 
 from policylab.course.modules import get_module, load_modules
 from policylab.course.paths import find_root
-from policylab.grading import states
+from policylab.grading import states, untrusted
 from policylab.grading.roster import load_roster, roster_path
 from policylab.grading.submissions import (
     LEARNER_ID,
@@ -47,6 +52,7 @@ SKIP = re.compile(r"(^|/)(__MACOSX|\.ipynb_checkpoints|\.DS_Store|Thumbs\.db)(/|
 COLLECTED, REPLACED, UNCHANGED = "collected", "replaced", "unchanged"
 EXISTS, UNKNOWN_LEARNER, WRONG_MODULE = "exists", "unknown-learner", "wrong-module"
 DUPLICATE, UNRECOGNIZED, TOO_LARGE = "duplicate", "unrecognized", "too-large"
+UNSAFE = "unsafe"                # a link, a FIFO/device, or a zip path that is absolute or climbs out with ..
 OK_STATUSES = (COLLECTED, REPLACED, UNCHANGED)
 
 
@@ -87,6 +93,23 @@ class _Entry:
     read: callable
     mtime: datetime
     size: int
+    refused: str = ""            # Korean: why this entry is never read or written (a link, a FIFO, an unsafe path)
+
+
+def _zip_refusal(info: zipfile.ZipInfo) -> str:
+    """Why a zip entry may not be extracted: its mode (external_attr's high bits, as unzip reads
+    them) says link or special file, or its name would land outside the learner's folder."""
+    name = info.filename
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return f"절대 경로인 항목은 제출할 수 없습니다: {name}"
+    if ".." in PurePosixPath(name).parts:
+        return f"상위 폴더(..)를 가리키는 경로는 제출할 수 없습니다: {name}"
+    if "\\" in name:
+        return f"역슬래시(\\)가 든 경로는 제출할 수 없습니다: {name}"
+    mode = info.external_attr >> 16
+    if stat.S_IFMT(mode) and not info.is_dir():  # 0: written without a Unix mode (Windows tools): a file
+        return untrusted.reason_for(name, mode) or ""
+    return ""
 
 
 def _entries(path: Path) -> list[_Entry]:
@@ -94,24 +117,28 @@ def _entries(path: Path) -> list[_Entry]:
         archive = zipfile.ZipFile(path)
         entries = []
         for info in archive.infolist():
-            name = info.filename
-            if name.startswith("/") or ".." in PurePosixPath(name).parts or "\\" in name:
-                raise CollectError(f"{path}: unsafe path {name!r} in the zip; refusing the whole archive")
-            if info.is_dir() or SKIP.search(name):
+            refused = _zip_refusal(info)  # before SKIP: "../x" is hidden-looking, but an attack, not litter
+            if (info.is_dir() or SKIP.search(info.filename)) and not refused:
                 continue
             mtime = datetime(*info.date_time, tzinfo=states.KST)
-            entries.append(_Entry(name, (lambda i=info: archive.read(i)), mtime, info.file_size))
+            entries.append(_Entry(info.filename, (lambda i=info: archive.read(i)), mtime, info.file_size, refused))
         return entries
     if path.is_dir():
+        # The batch folder itself is the trainer's (trusted); below it, nothing is followed: a link
+        # or a FIFO is an entry that is refused (even where litter is skipped), and a file is read
+        # with O_NOFOLLOW.
         entries = []
-        for file in sorted(p for p in path.rglob("*") if p.is_file()):
-            rel = file.relative_to(path).as_posix()
-            if SKIP.search(rel):
+        for item in untrusted.walk(path, below=path):
+            if stat.S_ISDIR(item.st.st_mode) or (SKIP.search(item.rel) and not item.refused):
                 continue
-            mtime = datetime.fromtimestamp(file.stat().st_mtime, tz=timezone.utc)
-            entries.append(_Entry(rel, (lambda f=file: f.read_bytes()), mtime, file.stat().st_size))
+            mtime = datetime.fromtimestamp(item.st.st_mtime, tz=timezone.utc)
+            entries.append(_Entry(item.rel, _reader(path / item.rel), mtime, item.st.st_size, item.refused or ""))
         return entries
     raise CollectError(f"{path}: not a folder or a zip file")
+
+
+def _reader(file: Path):
+    return lambda: untrusted.read_bytes(file)
 
 
 def _group(entries: list[_Entry], module_ids: set[str], pattern: re.Pattern | None):
@@ -165,7 +192,8 @@ def collect_submissions(path: Path, *, module_id: str, root: Path | None = None,
     groups, loose = _group(_entries(Path(path)), module_ids, regex)
     report = CollectReport(module=module_id)
     for entry in loose:
-        report.items.append(CollectItem(entry.path, UNRECOGNIZED, "이름이 <학습자>_<모듈>.ipynb 형식도, "
+        report.items.append(CollectItem(entry.path, UNSAFE, entry.refused) if entry.refused else
+                            CollectItem(entry.path, UNRECOGNIZED, "이름이 <학습자>_<모듈>.ipynb 형식도, "
                                         "<학습자>/<모듈>/ 폴더 형식도 아닙니다."))
     per_learner = defaultdict(list)
     for key in groups:
@@ -173,7 +201,14 @@ def collect_submissions(path: Path, *, module_id: str, root: Path | None = None,
     for (source, learner, module_name), group in sorted(groups.items()):
         item = CollectItem(source, "", learner=learner, module=module_name or module_id)
         report.items.append(item)
-        if not LEARNER_ID.match(learner or ""):
+        refused = [e.refused for e in group["files"].values() if e.refused]
+        if refused:
+            # The learner's whole submission is refused, not just the link, FIFO or unsafe path: a
+            # notebook collected without the file it expects beside it would be graded as if
+            # complete, and nothing half-collected should ever reach grading. The trainer sees
+            # every refused file named here and asks the learner to send plain files again.
+            item.status, item.message = UNSAFE, "; ".join(refused) + " (이 학습자의 제출물 전체를 받지 않았습니다.)"
+        elif not LEARNER_ID.match(learner or ""):
             item.status, item.message = UNKNOWN_LEARNER, f"학습자 ID {learner!r}가 올바른 형식이 아닙니다."
         elif learner not in known:
             item.status, item.message = UNKNOWN_LEARNER, f"{learner}은(는) 명단(roster.csv)에 없습니다."

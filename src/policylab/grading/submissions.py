@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 
+from policylab.grading import untrusted
 from policylab.grading.states import iso_kst
 
 TIMESTAMP_FILE = "timestamp.txt"
@@ -32,26 +35,53 @@ def submission_dir(root: Path, learner: str, module_id: str) -> Path:
 
 
 def find_submissions(module_id: str, *, root: Path) -> list[str]:
-    """Learner ids with a submitted folder for the module."""
+    """Learner ids with a submitted folder for the module.
+
+    A link in a folder's place is listed too: grading refuses it with a recorded reason
+    instead of skipping it in silence."""
     base = submitted_dir(root)
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / module_id).is_dir())
+                  if (p.is_dir() or p.is_symlink()) and not p.name.startswith(".")
+                  and os.path.lexists(p / module_id))
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+def _entries(folder: Path, below: Path | None) -> list[tuple[str, bytes]]:
+    """(relative path, what identifies it) for every entry but folders, without following a link:
+    a regular file's sha256, a link's own target text, a FIFO's or device's kind."""
+    out = []
+    try:
+        for item in untrusted.walk(folder, below=below):
+            if stat.S_ISDIR(item.st.st_mode):
+                continue
+            if stat.S_ISREG(item.st.st_mode):
+                try:
+                    ident = hashlib.sha256(item.read()).digest()
+                except untrusted.Refused as exc:  # swapped for a link or a FIFO since the walk
+                    ident = b"refused\0" + exc.reasons[0].encode()
+            elif stat.S_ISLNK(item.st.st_mode):
+                ident = b"link\0" + item.link.encode()
+            else:
+                ident = b"kind\0" + stat.filemode(item.st.st_mode)[:1].encode()  # p, s, c or b
+            out.append((item.rel, ident))
+    except untrusted.Refused as exc:  # the folder itself (or the learner's folder) is a link
+        out.append(("", b"refused\0" + exc.reasons[0].encode()))
+    return out
 
 
-def fingerprint_dir(folder: Path, *, exclude: tuple[str, ...] = ()) -> str:
-    """sha256 over every file's relative path and bytes: equal iff the folder's content is."""
+def fingerprint_dir(folder: Path, *, exclude: tuple[str, ...] = (), below: Path | None = None) -> str:
+    """sha256 over every entry's relative path and content: equal iff the folder's content is.
+
+    Links and non-regular files count by what they are (a link by its target text), never by
+    what they point to: nothing is read through a link. ``below``: see :func:`untrusted.walk`.
+    """
     digest = hashlib.sha256()
-    for path in _files(folder):
-        if path.relative_to(folder).as_posix() in exclude:
+    for rel, ident in _entries(folder, below):
+        if rel in exclude:
             continue
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(rel.encode() + b"\0")
+        digest.update(ident)
     return digest.hexdigest()
 
 
@@ -63,9 +93,12 @@ def fingerprint_files(paths: list[Path]) -> str:
 
 
 def checksums(folder: Path) -> dict[str, str]:
-    """{relative path: sha256} of every file under ``folder`` (the untouched-submission check)."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in _files(folder)} if folder.is_dir() else {}
+    """{relative path: sha256} of every regular file under ``folder`` (the untouched-submission
+    check); a link is listed as ``link:<its target>``, a FIFO or device by its kind, unread."""
+    if not Path(folder).is_dir():
+        return {}
+    return {rel: ident.replace(b"\0", b":", 1).decode(errors="replace") if ident[:5] in (b"link\0", b"kind\0")
+            else ident.hex() for rel, ident in _entries(folder, None)}
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -85,14 +118,24 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def submitted_at(folder: Path, notebooks: list[str] = ()) -> str:
-    """ISO 8601 time of submission: timestamp.txt if present, else the notebook's file time."""
-    stamp = folder / TIMESTAMP_FILE
-    if stamp.is_file():
-        value = parse_timestamp(stamp.read_text(encoding="utf-8", errors="replace"))
-        if value is not None:
-            return iso_kst(value)
+    """ISO 8601 time of submission: timestamp.txt if present, else the notebook's file time.
+
+    Neither is read through a link: a linked timestamp.txt or notebook counts as absent."""
+    try:
+        value = parse_timestamp(untrusted.read_bytes(folder / TIMESTAMP_FILE).decode("utf-8", "replace"))
+    except (OSError, untrusted.Refused):
+        value = None
+    if value is not None:
+        return iso_kst(value)
     candidates = [folder / f"{name}.ipynb" for name in notebooks] or list(folder.glob("*.ipynb"))
-    times = [p.stat().st_mtime for p in candidates if p.is_file()]
+    times = []
+    for path in candidates:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            times.append(st.st_mtime)
     if not times:
         return ""
     return iso_kst(datetime.fromtimestamp(max(times), tz=timezone.utc))
@@ -108,7 +151,10 @@ def read_notebook(path: Path):
         others = sorted(p.name for p in path.parent.iterdir() if p.is_file()) if path.parent.is_dir() else []
         listed = ", ".join(others[:5]) or "없음"
         raise Unreadable(f"{path.name} 파일이 없습니다 (제출된 파일: {listed}).")
-    raw = path.read_bytes()
+    try:
+        raw = untrusted.read_bytes(path)
+    except untrusted.Refused as exc:
+        raise Unreadable(str(exc)) from None
     if not raw.strip():
         raise Unreadable(f"{path.name} 파일이 비어 있습니다.")
     try:
