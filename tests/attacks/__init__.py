@@ -18,8 +18,11 @@ DAMAGE_AND_INTEGRITY = [
     "read_hidden_tests_from_working_copy", "plant_symlinks", "phone_home",
     "patch_isclose", "patch_builtins", "set_custom_exc", "always_equal_object",
     "forge_metadata_points", "edit_test_cells", "rewrite_cells_at_runtime", "forge_partial_credit",
-    "exit_kernel_in_tests",
+    "exit_kernel_in_tests", "read_truth_module",
 ]
+# Outputs that would run script in a page someone opens (feedback, formgrader, reports): graded and
+# rendered in tests/test_page_attacks.py and tests/test_browser.py.
+PAGES = ["html_script_output", "event_handler_output", "javascript_output"]
 LIMITS = ["memory_bomb", "fork_bomb", "print_50mb", "print_100mb_at_once", "fill_disk", "write_huge_file", "cpu_burn"]
 
 

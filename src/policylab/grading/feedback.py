@@ -12,8 +12,13 @@ the whole cell). PolicyLab runs the same converter with one more step,
   Korean hint, or "숨은 테스트를 통과하지 못했습니다" when the failing line is hidden;
 * any output that still contains a hidden line is replaced by a notice.
 
-Finally every written file is checked for hidden lines (:func:`find_leaks`); a file that
-fails is replaced by a notice and reported, never shipped. Submissions that have no
+A submission is untrusted: learners' outputs and markdown are made inert by nbconvert's
+sanitizer (:mod:`policylab.safe_html`: no script, no ``on*`` handler, no JavaScript output),
+and every page carries a Content-Security-Policy that forbids script.
+
+Finally every written file is checked for hidden lines (:func:`find_leaks`) and for anything
+that would run (:func:`policylab.safe_html.active_content`); a file that fails is replaced by
+a notice and reported, never shipped. Submissions that have no
 autograded notebook (unreadable, kernel died, unresponsive) get a short Korean page
 that says what happened.
 """
@@ -33,6 +38,7 @@ from policylab.course.modules import get_module
 from policylab.course.nbconfig import load_config, make_api
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.safe_html import CSP_NO_SCRIPT, active_content, exporter_config
 
 TEMPLATES = Path(__file__).parent / "templates"
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
@@ -256,7 +262,7 @@ class RedactForLearner(Preprocessor):
             "score": info.get("score", auto[0] + manual[0]), "max_score": info.get("max_score", auto[1] + manual[1]),
             "auto_score": auto[0], "auto_max": auto[1], "manual_score": manual[0], "manual_max": manual[1],
             "manual_pending": manual[2], "late_penalty": info.get("late_penalty") or 0,
-            "questions": questions,
+            "questions": questions, "csp": CSP_NO_SCRIPT,
         }
 
 
@@ -281,11 +287,14 @@ class FeedbackReport:
         return self.withheld
 
 
+_CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP_NO_SCRIPT}">'
+
+
 def _status_page(module, learner: str, record: states.StateRecord) -> str:
     esc = html.escape
     details = "".join(f"<li>{esc(d)}</li>" for d in record.details if d != record.reason)
     return f"""<!DOCTYPE html>
-<html lang="ko"><head><meta charset="utf-8"><title>{esc(module.id)} 피드백 — {esc(learner)}</title>
+<html lang="ko"><head><meta charset="utf-8">{_CSP_META}<title>{esc(module.id)} 피드백 — {esc(learner)}</title>
 <style>body{{font-family:"Noto Sans KR","Malgun Gothic",sans-serif;max-width:800px;margin:2em auto;padding:0 1em}}
 .b{{border-left:6px solid #d2413a;background:#fdf1f0;padding:.6em 1em}}</style></head>
 <body><h1>{esc(module.id)} {esc(module.title_ko)} — 채점 결과</h1>
@@ -298,7 +307,7 @@ def _status_page(module, learner: str, record: states.StateRecord) -> str:
 
 
 def _withheld_page(module, learner: str) -> str:
-    return (f"<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>{html.escape(module.id)} "
+    return (f"<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\">{_CSP_META}<title>{html.escape(module.id)} "
             f"피드백</title></head><body><p>{html.escape(learner)}님의 {html.escape(module.id)} 피드백을 만들지 "
             "못했습니다. 강사에게 문의하세요.</p></body></html>\n")
 
@@ -331,6 +340,8 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
     config.RedactForLearner.module_title = module.title_ko
     config.RedactForLearner.course_root = str(root)
     nbgrader_templates = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates"
+    for trait, value in exporter_config().items():  # learners' HTML, markdown and JavaScript made inert
+        setattr(config.HTMLExporter, trait, value)
     config.HTMLExporter.template_name = "policylab_feedback"
     config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     api = make_api(config)
@@ -362,6 +373,9 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
             if leaks:
                 path.write_text(_withheld_page(module, learner), encoding="utf-8")
                 report.withheld[learner] = f"{path.name}: 숨은 테스트 내용이 들어 있어 보내지 않았습니다 ({len(leaks)}줄)."
+            elif active_content(path.read_text(encoding="utf-8")):
+                path.write_text(_withheld_page(module, learner), encoding="utf-8")
+                report.withheld[learner] = f"{path.name}: 실행될 수 있는 내용(스크립트)이 남아 있어 보내지 않았습니다."
         report.written[learner] = files
     return report
 
