@@ -32,3 +32,12 @@ c.Execute.interrupt_on_timeout = True
 c.OverwriteCells.add_missing_cells = True
 c.ClearSolutions.code_stub = {"python": "# 여기에 코드를 작성하세요\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "여기에 답을 작성하세요."
+
+# A submission is untrusted data: every page nbgrader renders from it (formgrader's submission
+# view for trainers, nbgrader's own feedback) shows learners' outputs and markdown inert —
+# nbconvert's sanitizer (sanitize_html), with PolicyLab's reading allowlist and markdown cleaned
+# after rendering (policylab/safe_html.py). formgrader builds its HTMLExporter from this config.
+from policylab.safe_html import exporter_config as _page_safety  # noqa: E402
+
+for _trait, _value in _page_safety().items():
+    setattr(c.HTMLExporter, _trait, _value)

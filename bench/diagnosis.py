@@ -36,7 +36,8 @@ def main() -> None:
     from policylab.grading import states
     from policylab.grading.bank import load_bank
     from policylab.grading.batch import grade_module, read_scores
-    from policylab.grading.feedback import html_text, write_feedback
+    from policylab.grading.feedback import write_feedback
+    from policylab.grading.leaks import html_text
     from policylab.grading.sandbox.configure import SandboxUnavailable, check_available
 
     scratch = Path(tempfile.mkdtemp(prefix="policylab-bench-diagnosis-"))

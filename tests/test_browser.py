@@ -147,6 +147,8 @@ def open_page(tools: DevTools, url: str, charts: int, timeout: float = 30) -> di
                 marks: d.querySelectorAll('.cartesianlayer .trace, .cartesianlayer .hm, .annotation').length,
             }})),
             korean: document.body.innerText.includes('보고서') || document.body.innerText.includes('대시보드'),
+            text: document.body.innerText.slice(0, 20000),
+            pwned: typeof window.__pwned !== 'undefined' || document.title === 'pwned',
         }});
     }})()"""
     deadline = time.monotonic() + timeout
@@ -225,6 +227,70 @@ def test_report_draws_its_charts_offline_without_console_errors(rendered, browse
     assert not state["errors"], state["errors"]
     remote = [u for u in state["requests"] if not u.startswith(("file:", "data:", "blob:", "about:"))]
     assert not remote, remote
+
+
+HOSTILE = ('<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+           '[근거](javascript:window.__pwned=1) <svg onload="window.__pwned=1"></svg>')
+
+
+@pytest.fixture()
+def hostile_report(tmp_path_factory):
+    """A learner's report whose snapshot holds hostile strings: a trainer comment and the learner's name."""
+    import pandas as pd
+
+    def build(base):
+        root = make_course_root(base / "course")
+        snapshot = write_snapshot(base / "data")
+        comments = pd.read_csv(snapshot / "comments.csv", dtype=str)
+        row = {"learner_id": LEARNER, "module": "m01", "question": "q1", "comment": "좋습니다. " + HOSTILE}
+        pd.concat([comments, pd.DataFrame([row])]).to_csv(snapshot / "comments.csv", index=False)
+        roster = pd.read_csv(snapshot / "roster.csv", dtype=str)
+        roster.loc[roster["learner_id"] == LEARNER, "name"] = "홍길동" + HOSTILE
+        roster.to_csv(snapshot / "roster.csv", index=False)
+        summary = rn.render_reports(root=root, snapshot_dir=snapshot, learners=[LEARNER], dashboard=False,
+                                    workers=1, progress=False)
+        assert not summary.failed, [r.error for r in summary.failed]
+        return summary.out_dir
+
+    return shared(tmp_path_factory, "browser-hostile-report", build)
+
+
+def test_hostile_strings_in_a_report_run_nothing_and_charts_still_draw(hostile_report, browser):
+    page = hostile_report / "learners" / f"{LEARNER}.html"
+    assert 'href="javascript:' not in page.read_text(encoding="utf-8")
+    expected = template_charts("learner_report.ipynb")
+    state = open_page(browser, page.as_uri(), expected)
+    assert not state["pwned"], "a hostile string in the snapshot ran script in the report"
+    assert "좋습니다." in state["text"] and "홍길동" in state["text"]
+    assert len(state["charts"]) == expected and all(c["drawn"] for c in state["charts"]), state["charts"]
+
+
+@pytest.fixture()
+def hostile_feedback(tmp_path_factory):
+    """Feedback pages for the page attacks (tests/test_page_attacks.py's batch, shared when both run)."""
+    from test_page_attacks import _grade_and_render
+
+    from attacks.course import run_once
+
+    return Path(run_once("page-attacks", tmp_path_factory, _grade_and_render)["root"])
+
+
+@pytest.mark.parametrize("attack", ["html_script_output", "event_handler_output", "javascript_output"])
+def test_hostile_output_runs_nothing_in_a_feedback_page(hostile_feedback, browser, attack):
+    page = hostile_feedback / "grading" / "feedback" / attack / "m01" / "m01.html"
+    state = open_page(browser, page.as_uri(), charts=0, timeout=10)
+    assert not state["pwned"], f"{attack} ran script in the learner's feedback page"
+    assert "채점 결과" in state["text"] and "학습자 답안" in state["text"]
+    remote = [u for u in state["requests"] if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    assert not remote, remote
+
+
+def test_the_browser_check_sees_a_hostile_output_run(browser, tmp_path):
+    """The checks above can fail: the same payloads, unsanitized, do run."""
+    page = tmp_path / "live.html"
+    page.write_text('<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><p>채점 결과</p>'
+                    '<img src=x onerror="window.__pwned=1"></body></html>', encoding="utf-8")
+    assert open_page(browser, page.as_uri(), charts=0, timeout=5)["pwned"]
 
 
 def test_the_browser_check_sees_errors_and_network_requests(browser, tmp_path):

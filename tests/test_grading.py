@@ -27,13 +27,8 @@ from policylab.demo.cohort import BROKEN_KINDS, ModuleMaterial
 from policylab.grading import states
 from policylab.grading.batch import grade_module, read_scores
 from policylab.grading.export import export_snapshot
-from policylab.grading.feedback import (
-    find_leaks,
-    known_to_learner,
-    html_text,
-    secret_lines,
-    write_feedback,
-)
+from policylab.grading.feedback import write_feedback
+from policylab.grading.leaks import find_leaks, html_text, known_to_learner, secret_lines
 from policylab.grading.roster import Learner, write_roster
 from policylab.grading.submissions import checksums
 

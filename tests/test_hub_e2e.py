@@ -67,6 +67,12 @@ def deployment(pg_server):
     remove_stale_accounts()
     python = runtime_python()
     proxy = proxy_command()
+    from policylab.hub.settings import answers_dir
+
+    # `hub init` makes the installed package's answers folder trainers-only; here that package may be
+    # this checkout (an editable install), so its owners and modes are put back at the end
+    answers = answers_dir(python)
+    answers_before = {p: p.lstat() for p in [answers, *answers.rglob("*")]}
     base = Path(tempfile.mkdtemp(prefix=f"policylab-hub-{os.getpid()}-"))
     os.chmod(base, 0o755)  # the test users' homes and the course live below it
     accounts = SystemAccounts([TRAINER, LEARNER], [COURSE_GROUP, TRAINER_GROUP], base / "home")
@@ -99,6 +105,10 @@ def deployment(pg_server):
         if hub is not None:
             hub.stop()
             print("---- jupyterhub log (end) ----\n" + hub.tail(3000))
+        for path, st in answers_before.items():
+            if path.exists() and not path.is_symlink():
+                os.chown(path, st.st_uid, st.st_gid)
+                os.chmod(path, stat.S_IMODE(st.st_mode))
         accounts.remove()
         shutil.rmtree(base, ignore_errors=True)
         assert not accounts.leftovers(), accounts.leftovers()  # every server, kernel and grader ended
@@ -118,7 +128,7 @@ def test_hub_check_passes_on_the_laid_out_deployment(deployment):
                            str(deployment["settings_path"]), "--trainer", TRAINER, "--learner", LEARNER],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr + deployment["hub"].tail()
-    for name in ("exchange inbound", "gradebook reachable", "formgrader: trainer", "formgrader: not for learners",
+    for name in ("exchange inbound", "answers trainers-only", "gradebook reachable", "formgrader: trainer", "formgrader: not for learners",
                  "formgrader: learner kept out", "course id consistent", "Korean interface"):
         assert f"OK   {name}" in done.stdout, done.stdout
 
@@ -139,6 +149,18 @@ def test_hub_check_fails_on_a_world_writable_exchange_and_a_dead_gradebook(deplo
         os.chmod(outbound, before)
     assert "world-writable" in failed.get("exchange outbound", ""), failed
     assert all(c.ok for c in check_exchange(settings))
+    from policylab.hub.check import check_answers_hidden
+    from policylab.hub.settings import answers_dir
+
+    truth = answers_dir(settings.python) / "truth.py"
+    before = stat.S_IMODE(truth.stat().st_mode)
+    os.chmod(truth, before | 0o004)
+    try:
+        hidden = check_answers_hidden(settings)
+    finally:
+        os.chmod(truth, before)
+    assert not hidden.ok and "truth.py" in hidden.detail, hidden
+    assert check_answers_hidden(settings).ok
     bad_url = tmp_path / "gradebook.url"
     bad_url.write_text(f"postgresql://policylab@127.0.0.1:{free_port()}/nothing\n")
     assert not check_gradebook(replace(settings, gradebook_url_file=str(bad_url))).ok
@@ -280,6 +302,15 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
     # the learner can read the release but not the course (solutions, gradebook)
     assert run_as(LEARNER, ["/bin/cat", str(released)], env={}, cwd=Path("/")).returncode == 0
     assert run_as(LEARNER, ["/bin/ls", str(course / "solutions")], env={}, cwd=Path("/")).returncode != 0
+    # nor the installed package's planted truth (the data lessons' answers): not by import, not by path
+    from policylab.hub.settings import answers_dir
+
+    truth = answers_dir(settings.python) / "truth.py"
+    assert run_as(TRAINER, ["/bin/cat", str(truth)], env={}, cwd=Path("/")).returncode == 0
+    assert run_as(LEARNER, ["/bin/cat", str(truth)], env={}, cwd=Path("/")).returncode != 0
+    imported = run_as(LEARNER, [settings.python, "-c", "import policylab.data.synth.truth"], env={}, cwd=Path("/"))
+    assert imported.returncode != 0 and ("PermissionError" in imported.stderr or "ModuleNotFoundError"
+                                         in imported.stderr), imported.stderr
 
     # 2. the learner logs in (Chromium) and sees m01 in JupyterLab's Assignments tab
     seen = _learner_sees_module_in_assignments_tab(url, MODULE)

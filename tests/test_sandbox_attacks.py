@@ -7,6 +7,8 @@ nothing and its execution is recorded as expected. Fixture builders: tests/attac
 """
 from __future__ import annotations
 
+import importlib.util
+import os
 import socket
 import threading
 from pathlib import Path
@@ -30,6 +32,7 @@ from attacks.course import (
 )
 
 from policylab.course.nbconfig import load_config, make_api
+from policylab.data.privacy import KEY_FILE_ENV
 from policylab.grading.sandbox import configure as sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox-attacks")]
@@ -72,8 +75,34 @@ class Listener:
         self.sock.close()
 
 
+def _plant_truth_and_key(root: Path) -> Path:
+    """What read_truth_module looks for, present and readable outside the sandbox: the truth module
+    compiled into __pycache__, and a pseudonymization key file named by the environment."""
+    import py_compile
+
+    import policylab.data.synth.truth as truth
+
+    py_compile.compile(truth.__file__, cfile=importlib.util.cache_from_source(truth.__file__), doraise=True)
+    key = root.parent / "pseudonym.key"
+    key.write_text("attack-suite-secret-key-0123456789\n", encoding="utf-8")
+    return key
+
+
 def _grade_batch(folder: Path) -> dict:
     root = build_course(folder / "course")
+    key = _plant_truth_and_key(root)
+    saved_key_env = os.environ.get(KEY_FILE_ENV)
+    os.environ[KEY_FILE_ENV] = str(key)  # as a trainer's shell would have it while grading
+    try:
+        return _grade_batch_inner(root)
+    finally:
+        if saved_key_env is None:
+            os.environ.pop(KEY_FILE_ENV, None)
+        else:
+            os.environ[KEY_FILE_ENV] = saved_key_env
+
+
+def _grade_batch_inner(root: Path) -> dict:
     listener = Listener()
     overrides = sandbox.config_overrides(root=root, limits=LIMITS)
     overrides["Execute"] = {"timeout": 20}
@@ -143,6 +172,19 @@ def test_nothing_reached_the_network(batch):
     assert batch["connections"] == 0
 
 
+def test_read_truth_module_got_nothing(batch):
+    """The truth module and the key exist and are readable outside; inside, the learner read nothing."""
+    import policylab.data.synth.truth as truth
+
+    assert Path(truth.__file__).is_file() and list(Path(truth.__file__).parent.glob("__pycache__/truth.*.pyc"))
+    assert (batch["root"].parent / "pseudonym.key").read_text()
+    nb = nbformat.read(batch["root"] / "grading" / "autograded" / "read_truth_module" / MODULE / f"{MODULE}.ipynb",
+                       as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "LEAKED []" in printed, printed
+    assert "blocked import" in printed and "blocked truth.py" in printed, printed
+
+
 def test_failing_hidden_test_shows_its_korean_message(batch):
     nb = nbformat.read(batch["root"] / "grading" / "autograded" / "honest_partial" / MODULE / f"{MODULE}.ipynb",
                        as_version=4)
@@ -152,7 +194,7 @@ def test_failing_hidden_test_shows_its_korean_message(batch):
 
 
 # Control: the same tricks against stock nbgrader (no overrides), to show the fixtures are real attacks.
-FOOLS_STOCK = ["read_solutions", "patch_isclose", "always_equal_object",
+FOOLS_STOCK = ["read_solutions", "read_truth_module", "patch_isclose", "always_equal_object",
                "rewrite_cells_at_runtime", "forge_partial_credit"]
 
 

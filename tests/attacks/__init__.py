@@ -18,13 +18,16 @@ DAMAGE_AND_INTEGRITY = [
     "read_hidden_tests_from_working_copy", "plant_symlinks", "phone_home",
     "patch_isclose", "patch_builtins", "set_custom_exc", "always_equal_object",
     "forge_metadata_points", "edit_test_cells", "rewrite_cells_at_runtime", "forge_partial_credit",
-    "exit_kernel_in_tests",
+    "exit_kernel_in_tests", "read_truth_module",
 ]
 # Submissions holding a link or a non-regular file: refused before anything is copied or run.
 # These modules have ``plant(folder, ctx)`` (puts the link or FIFO in the learner's submitted folder)
 # and ``REFUSED`` (the Korean reason the state record must carry) instead of ``ENDS``.
 LINKS = ["link_to_source_notebook", "relative_link", "link_to_folder", "link_to_gradebook",
          "fifo_in_submission", "submission_folder_is_link"]
+# Outputs that would run script in a page someone opens (feedback, formgrader, reports): graded and
+# rendered in tests/test_page_attacks.py and tests/test_browser.py.
+PAGES = ["html_script_output", "event_handler_output", "javascript_output"]
 LIMITS = ["memory_bomb", "fork_bomb", "print_50mb", "print_100mb_at_once", "fill_disk", "write_huge_file", "cpu_burn"]
 
 

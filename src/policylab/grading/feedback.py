@@ -12,8 +12,13 @@ the whole cell). PolicyLab runs the same converter with one more step,
   Korean hint, or "숨은 테스트를 통과하지 못했습니다" when the failing line is hidden;
 * any output that still contains a hidden line is replaced by a notice.
 
-Finally every written file is checked for hidden lines (:func:`find_leaks`); a file that
-fails is replaced by a notice and reported, never shipped. Submissions that have no
+A submission is untrusted: learners' outputs and markdown are made inert by nbconvert's
+sanitizer (:mod:`policylab.safe_html`: no script, no ``on*`` handler, no JavaScript output),
+and every page carries a Content-Security-Policy that forbids script.
+
+Finally every written file is checked for hidden lines (:func:`policylab.grading.leaks.find_leaks`) and for anything
+that would run (:func:`policylab.safe_html.active_content`); a file that fails is replaced by
+a notice and reported, never shipped. Submissions that have no
 autograded notebook (unreadable, kernel died, unresponsive) get a short Korean page
 that says what happened.
 """
@@ -33,120 +38,17 @@ from policylab.course.modules import get_module
 from policylab.course.nbconfig import load_config, make_api
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.grading.leaks import (ANSI, HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END, contains_secret,
+                                     find_leaks, hidden_ranges, known_to_learner, output_text, remove_region,
+                                     secret_lines)
 from policylab.grading.submissions import submission_dir
+from policylab.safe_html import CSP_NO_SCRIPT, active_content, exporter_config
 
 TEMPLATES = Path(__file__).parent / "templates"
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-SCHEME_BEGIN, SCHEME_END = "BEGIN MARK SCHEME", "END MARK SCHEME"
 MISSING_NOTE = "was missing from the submission"
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_FRAME = re.compile(r"Cell In\s*\[\d*\],\s*line (\d+)")
 HIDDEN_FAILED = "숨은 테스트를 통과하지 못했습니다. 값이나 계산 과정을 다시 확인해 보세요."
 REDACTED = "[이 출력에는 채점용 숨은 테스트 내용이 들어 있어 가렸습니다.]"
-MIN_LINE = 6
-
-
-def _split_region(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
-    """(lines inside the begin/end markers, lines outside), markers dropped. Markers match
-    anywhere in a line (``### BEGIN MARK SCHEME`` at any heading level), unlike the test-cell
-    parser in policylab.grading.checks: here a marker missed would mean a secret shown."""
-    inside, outside, within = [], [], False
-    for line in source.split("\n"):
-        if begin in line:
-            within = True
-        elif end in line:
-            within = False
-        else:
-            (inside if within else outside).append(line)
-    return inside, outside
-
-
-def _remove_region(source: str, begin: str, end: str) -> str:
-    return "\n".join(_split_region(source, begin, end)[1])
-
-
-def hidden_ranges(source: str) -> list[range]:
-    """1-based line numbers inside hidden-test regions (markers included)."""
-    ranges, start = [], None
-    for number, line in enumerate(source.split("\n"), start=1):
-        if HIDDEN_BEGIN in line:
-            start = number
-        elif HIDDEN_END in line and start is not None:
-            ranges.append(range(start, number + 1))
-            start = None
-    if start is not None:
-        ranges.append(range(start, len(source.split("\n")) + 1))
-    return ranges
-
-
-def secret_lines(sources: list[nbformat.NotebookNode], releases: list[nbformat.NotebookNode]) -> list[str]:
-    """Lines of the hidden tests and mark schemes that a learner must never see.
-
-    Lines that also occur in the released notebook (an import, a blank) are not secret.
-    """
-    public = {line.strip() for nb in releases for cell in nb.cells for line in cell.source.split("\n")}
-    found = []
-    for nb in sources:
-        for cell in nb.cells:
-            for begin, end in ((HIDDEN_BEGIN, HIDDEN_END), (SCHEME_BEGIN, SCHEME_END)):
-                for line in _split_region(cell.source, begin, end)[0]:
-                    line = line.strip()
-                    if len(line) >= MIN_LINE and line not in public:
-                        found.append(line)
-    return sorted(set(found))
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def html_text(document: str) -> str:
-    """The visible text of an HTML document: tags dropped, entities decoded, spaces squashed."""
-    document = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", document)
-    return _squash(html.unescape(re.sub(r"<[^>]+>", "", document)))
-
-
-def _occurs(line: str, text: str) -> bool:
-    """``line`` in ``text`` as a whole: not the tail of a longer name (a hidden ``_levels = {…}``
-    is not leaked by a learner's own ``smsl_levels = {…}`` that happens to be right)."""
-    return re.search(r"(?<![\w.])" + re.escape(_squash(line)) + r"(?!\w)", text) is not None
-
-
-def find_leaks(document: str, secrets: list[str]) -> list[str]:
-    """The secret lines that appear in an HTML document's text (or raw markup)."""
-    text, raw = html_text(document), _squash(html.unescape(document))
-    return [line for line in secrets if _occurs(line, text) or _occurs(line, raw)]
-
-
-def known_to_learner(secrets: list[str], folder: Path) -> set[str]:
-    """The secret lines the learner's own submission already holds (a right answer can be written
-    exactly like a hidden test's line): showing them back reveals nothing, so they are no leak.
-    Only regular files are read, never through a link."""
-    text = []
-    for path in sorted(folder.glob("*.ipynb")) if folder.is_dir() else []:
-        if path.is_symlink() or not path.is_file():
-            continue
-        try:
-            nb = nbformat.reads(path.read_text(encoding="utf-8", errors="replace"), as_version=4)
-        except Exception:  # noqa: BLE001 - an unreadable submission holds nothing of use here
-            continue
-        for cell in nb.cells:
-            text.append(str(cell.get("source", "")))
-            text += [_output_text(o) for o in cell.get("outputs", [])]
-    flat = _squash(ANSI.sub("", "\n".join(text)))
-    return {line for line in secrets if _occurs(line, flat)}
-
-
-def _output_text(out) -> str:
-    parts = [str(out.get("text", "")), str(out.get("evalue", "")), "\n".join(out.get("traceback", []))]
-    parts += [v if isinstance(v, str) else "\n".join(map(str, v)) if isinstance(v, list) else str(v)
-              for v in (out.get("data") or {}).values()]
-    return "\n".join(parts)
-
-
-def _contains_secret(text: str, secrets: list[str]) -> bool:
-    flat = _squash(ANSI.sub("", text))
-    return any(_occurs(line, flat) for line in secrets)
 
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
@@ -187,7 +89,7 @@ class RedactForLearner(Preprocessor):
             if grade_id in released and (meta.get("locked") or MISSING_NOTE in original
                                           or HIDDEN_BEGIN in original or SCHEME_BEGIN in original):
                 cell.source = released[grade_id]
-            cell.source = _remove_region(_remove_region(cell.source, HIDDEN_BEGIN, HIDDEN_END),
+            cell.source = remove_region(remove_region(cell.source, HIDDEN_BEGIN, HIDDEN_END),
                                          SCHEME_BEGIN, SCHEME_END)
             if meta.get("comment") == "No response.":  # nbgrader's automatic comment on an untouched answer
                 meta["comment"] = "답을 작성하지 않았습니다."
@@ -200,7 +102,7 @@ class RedactForLearner(Preprocessor):
                     out = self._error(out, had_hidden, hidden)
                     if grade_id and grade_id not in errors:
                         errors[grade_id] = "\n".join(out.traceback)
-                if _contains_secret(_output_text(out), self.secrets):
+                if contains_secret(output_text(out), self.secrets):
                     out = nbformat.v4.new_output("stream", name="stdout", text=REDACTED)
                 outputs.append(_chart_note(out))
             cell.outputs = outputs
@@ -280,7 +182,7 @@ class RedactForLearner(Preprocessor):
             "score": info.get("score", auto[0] + manual[0]), "max_score": info.get("max_score", auto[1] + manual[1]),
             "auto_score": auto[0], "auto_max": auto[1], "manual_score": manual[0], "manual_max": manual[1],
             "manual_pending": manual[2], "late_penalty": info.get("late_penalty") or 0,
-            "questions": questions,
+            "questions": questions, "csp": CSP_NO_SCRIPT,
         }
 
 
@@ -305,11 +207,14 @@ class FeedbackReport:
         return self.withheld
 
 
+_CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP_NO_SCRIPT}">'
+
+
 def _status_page(module, learner: str, record: states.StateRecord) -> str:
     esc = html.escape
     details = "".join(f"<li>{esc(d)}</li>" for d in record.details if d != record.reason)
     return f"""<!DOCTYPE html>
-<html lang="ko"><head><meta charset="utf-8"><title>{esc(module.id)} 피드백 — {esc(learner)}</title>
+<html lang="ko"><head><meta charset="utf-8">{_CSP_META}<title>{esc(module.id)} 피드백 — {esc(learner)}</title>
 <style>body{{font-family:"Noto Sans KR","Malgun Gothic",sans-serif;max-width:800px;margin:2em auto;padding:0 1em}}
 .b{{border-left:6px solid #d2413a;background:#fdf1f0;padding:.6em 1em}}</style></head>
 <body><h1>{esc(module.id)} {esc(module.title_ko)} — 채점 결과</h1>
@@ -322,7 +227,7 @@ def _status_page(module, learner: str, record: states.StateRecord) -> str:
 
 
 def _withheld_page(module, learner: str) -> str:
-    return (f"<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\"><title>{html.escape(module.id)} "
+    return (f"<!DOCTYPE html><html lang=\"ko\"><head><meta charset=\"utf-8\">{_CSP_META}<title>{html.escape(module.id)} "
             f"피드백</title></head><body><p>{html.escape(learner)}님의 {html.escape(module.id)} 피드백을 만들지 "
             "못했습니다. 강사에게 문의하세요.</p></body></html>\n")
 
@@ -355,6 +260,8 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
     config.RedactForLearner.module_title = module.title_ko
     config.RedactForLearner.course_root = str(root)
     nbgrader_templates = Path(__import__("nbgrader").__file__).parent / "server_extensions" / "formgrader" / "templates"
+    for trait, value in exporter_config().items():  # learners' HTML, markdown and JavaScript made inert
+        setattr(config.HTMLExporter, trait, value)
     config.HTMLExporter.template_name = "policylab_feedback"
     config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     api = make_api(config)
@@ -387,6 +294,9 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
             if leaks:
                 path.write_text(_withheld_page(module, learner), encoding="utf-8")
                 report.withheld[learner] = f"{path.name}: 숨은 테스트 내용이 들어 있어 보내지 않았습니다 ({len(leaks)}줄)."
+            elif active_content(path.read_text(encoding="utf-8")):
+                path.write_text(_withheld_page(module, learner), encoding="utf-8")
+                report.withheld[learner] = f"{path.name}: 실행될 수 있는 내용(스크립트)이 남아 있어 보내지 않았습니다."
         report.written[learner] = files
     return report
 

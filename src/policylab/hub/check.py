@@ -15,6 +15,7 @@ from policylab.hub.settings import (
     EXCHANGE_MODES,
     HubError,
     HubSettings,
+    answers_dir,
     in_group,
     members,
     read_course_id,
@@ -55,6 +56,35 @@ def check_exchange(settings: HubSettings) -> list[Check]:
         results.append(Check(f"exchange {key or 'root'}", not problems, f"{label}: " + ("; ".join(problems) or
                                                                                           f"{mode:04o} {group}")))
     return results
+
+
+def check_answers_hidden(settings: HubSettings) -> Check:
+    """The installed ``policylab/data/synth/`` (the data lessons' answers) is readable by trainers only:
+    every entry in the trainers' group with nothing for others, recursively."""
+    try:
+        folder = answers_dir(settings.python)
+    except Exception as exc:  # noqa: BLE001 - a python that cannot say where policylab is fails the check
+        return Check("answers trainers-only", False, f"{settings.python}: cannot find policylab.data.synth ({exc})")
+    problems = []
+    for path in [folder, *sorted(folder.rglob("*"))]:
+        st = path.lstat()
+        group = grp.getgrgid(st.st_gid).gr_name if _gid_known(st.st_gid) else str(st.st_gid)
+        if st.st_mode & 0o007:
+            problems.append(f"{path}: others have {stat.S_IMODE(st.st_mode) & 0o007:o}")
+        elif st.st_mode & 0o070 and group != settings.trainer_group:
+            problems.append(f"{path}: group {group} (learners may be in it), expected {settings.trainer_group}")
+    detail = "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+    return Check("answers trainers-only", not problems,
+                 f"{folder}: " + (detail + " — run `policylab hub init` again" if problems
+                                  else f"{settings.trainer_group} only"))
+
+
+def _gid_known(gid: int) -> bool:
+    try:
+        grp.getgrgid(gid)
+        return True
+    except KeyError:
+        return False
 
 
 def check_gradebook(settings: HubSettings) -> Check:
@@ -175,6 +205,7 @@ def check_running(settings: HubSettings, *, url: str, trainer: str, learner: str
 
 def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, learner: str | None) -> list[Check]:
     results = check_exchange(settings)
+    results.append(check_answers_hidden(settings))
     results.append(check_gradebook(settings))
     trainer = trainer or next(iter(members(settings.trainer_group)), None)
     learner = learner or next((u for u in members(settings.course_group)

@@ -22,6 +22,7 @@ from policylab.hub.settings import (
     HubError,
     HubSettings,
     add_to_group,
+    answers_dir,
     ensure_group,
     read_course_id,
     set_owner_mode,
@@ -73,6 +74,23 @@ def _share_course(course_root: Path, gid: int) -> None:
             os.chown(path, 0, gid)
             mode = path.stat().st_mode
             os.chmod(path, (mode | 0o660) & ~0o007 & 0o7777)
+
+
+def protect_answers(folder: Path, gid: int) -> None:
+    """The installed ``policylab/data/synth/`` (planted truth, generator, their ``__pycache__``)
+    becomes trainers-only: group = trainers, folders 0750, files 0640. Learners' kernels and
+    servers never import it; reading it would reveal the data lessons' answers."""
+    for dirpath, _, filenames in os.walk(folder):
+        here = Path(dirpath)
+        if here.is_symlink():
+            continue
+        os.chown(here, 0, gid)
+        os.chmod(here, 0o750)
+        for name in filenames:
+            path = here / name
+            if not path.is_symlink():
+                os.chown(path, 0, gid)
+                os.chmod(path, 0o640)
 
 
 def _copy_datasets(source: Path, dest: Path) -> None:
@@ -139,6 +157,7 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
     set_owner_mode(etc, 0o755, 0)
     (course_root / "grading").mkdir(exist_ok=True)
     _share_course(course_root, trainer_gid)
+    protect_answers(answers_dir(python), trainer_gid)
     _copy_datasets(course_root / "datasets", prefix / "datasets")
 
     url_file = etc / "gradebook.url"

@@ -48,7 +48,7 @@ TRAINER_GROUP = "policylab-trainers"
 SETTINGS_NAME = "policylab-hub.json"
 DEFAULT_PREFIX = Path("/srv/policylab")
 DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
-DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY_DIR = Path(__file__).resolve().parents[3] / "deploy"  # src/policylab/hub/settings.py → the repository
 
 # Exchange modes (see the module docstring); the setgid bit keeps new entries in the group.
 EXCHANGE_MODES = {"": 0o0750, "course": 0o2775, "outbound": 0o2775, "inbound": 0o2773, "feedback": 0o2771}
@@ -142,6 +142,14 @@ def in_group(user: str, group: str) -> bool:
 def set_owner_mode(path: Path, mode: int, gid: int, uid: int = 0) -> None:
     os.chown(path, uid, gid)
     os.chmod(path, mode)
+
+
+def answers_dir(python: str) -> Path:
+    """The installed package's ``policylab/data/synth/`` for ``python``: the planted truth and the
+    generator, i.e. the answers of the data lessons (trainers only; the grading sandbox hides it)."""
+    out = subprocess.run([python, "-c", "import policylab.data.synth as s; print(list(s.__path__)[0])"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return Path(out).resolve()
 
 
 def read_course_id(course_root: Path) -> str:

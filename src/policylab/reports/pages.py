@@ -1,7 +1,12 @@
 """The HTML pages around the reports: nbconvert's page without code, and the index.
 
 ``html_exporter`` renders an executed report notebook as a page that loads plotly.js from
-the output folder (never a network); ``write_index`` lists the dashboard and every learner's
+the output folder (never a network). Report outputs are ours, but learner- and trainer-written
+strings (names, comments, titles, reasons) flow into them: tables are escaped where they are
+made (``display.show_table``), plotly escapes its JSON, and markdown text goes through
+:func:`policylab.safe_html.markdown2html` (nbconvert's renderer, then its sanitizer), so raw HTML
+or a ``javascript:`` link in a string runs nothing. ``text/html`` outputs are not sanitized: the
+charts are inline ``<script>`` that must run; ``write_index`` lists the dashboard and every learner's
 report; ``format_summary`` is the end-of-run table the CLI prints.
 """
 from __future__ import annotations
@@ -12,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policylab.reports.display import FONT_FAMILY
+from policylab.safe_html import markdown2html
 
 if TYPE_CHECKING:  # pragma: no cover
     from policylab.reports.render import ReportResult, ReportSummary
@@ -51,6 +57,7 @@ def html_exporter():
         exclude_input_prompt=True,
         exclude_output_prompt=True,
         language_code="ko",
+        filters={"markdown2html": markdown2html},  # strings in show_text's markdown are untrusted
     )
     return exporter
 
