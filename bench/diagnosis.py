@@ -62,7 +62,7 @@ def main() -> None:
         kinds = cohort.kinds()
         named = targeted = wrong_name = wrong_answers = 0
         withheld_all = withheld_correct = 0
-        per_module = []
+        per_module, misses = [], []
         for module in modules:
             t0 = time.perf_counter()
             grade_module(module.id, root=root, workers=args.workers, progress=None, sandbox=sandbox)
@@ -89,6 +89,9 @@ def main() -> None:
                         m_targeted += 1
                         if given == truth[test_id] and html_text(bank[given].description)[:30] in page:
                             m_named += 1
+                        else:
+                            misses.append(f"{module_id} {learner}: planted {truth[test_id]} on {test_id} "
+                                          f"(all planted: {', '.join(ids)}), named {given or '(nothing)'}")
             named, targeted = named + m_named, targeted + m_targeted
             per_module.append((module.id, m_named, m_targeted, time.perf_counter() - t0))
         seconds = time.perf_counter() - started
@@ -100,6 +103,8 @@ def main() -> None:
     print("module  named/targeted  seconds")
     for module_id, n, t, s in per_module:
         print(f"{module_id:6}  {n:5}/{t:<8}  {s:7.1f}")
+    for miss in misses:
+        print("  not named:", miss)
     print(f"named in feedback: {named}/{targeted} = {100 * named / max(1, targeted):.1f}% of planted misconceptions "
           "(target >= 95%)")
     print(f"wrong name: {wrong_name}/{wrong_answers} = {100 * wrong_name / max(1, wrong_answers):.1f}% of wrong answers "

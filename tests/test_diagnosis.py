@@ -91,3 +91,18 @@ def test_a_blank_answer_is_not_the_mistake_that_raises():
     assert diagnose("q3_tests", blank, sig, bank, {"q3_answer": "NameError"}).misconception is None
     assert diagnose("q3_tests", blank, sig, bank, {"q3_answer": "FileNotFoundError"}).misconception == \
         "relative-data-path"
+
+
+def test_a_mistake_of_kind_is_named_even_on_values_changed_by_an_earlier_mistake():
+    """A number where a name was asked, after a wrong filter upstream: no values match, the kind does."""
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import Signatures
+
+    bank = [Misconception("spaces-instead-of-name", "q7_answer", ("q7_tests",), "숫자를 이름 대신 담았습니다.", "x"),
+            Misconception("smallest-instead-of-biggest", "q7_answer", ("q7_tests",), "가장 작은 곳을 골랐습니다.", "x")]
+    sig = Signatures("m00", solution={"q7_tests": {"biggest_name": encode("중앙로 공영주차장")}},
+                     misconceptions={"spaces-instead-of-name": {"q7_tests": {"biggest_name": encode(120)}},
+                                     "smallest-instead-of-biggest": {"q7_tests": {"biggest_name": encode("솔뫼 주차장")}}})
+    assert diagnose("q7_tests", {"biggest_name": encode(35)}, sig, bank).misconception == "spaces-instead-of-name"
+    # a wrong name of the right kind is not guessed at
+    assert diagnose("q7_tests", {"biggest_name": encode("새내 주차장")}, sig, bank).misconception is None

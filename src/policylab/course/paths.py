@@ -20,7 +20,7 @@ def find_root(start: str | os.PathLike | None = None) -> Path:
     for folder in (here, *here.parents):
         if all((folder / m).is_file() for m in MARKERS):
             return folder
-    checkout = Path(__file__).resolve().parents[2]  # editable install: src/policylab/
+    checkout = Path(__file__).resolve().parents[3]  # editable install: <checkout>/src/policylab/course/paths.py
     if all((checkout / m).is_file() for m in MARKERS):
         return checkout
     raise FileNotFoundError(

@@ -5,8 +5,15 @@ cell's misconceptions exports on the same data (policylab.grading.signatures). A
 is told apart by the names where it differs from the solution; the learner matches it when every
 one of those names holds the misconception's value (numbers within a relative 1e-6, tables cell
 by cell). Several matches: the most specific one (the one that differs from the solution in the
-most names; the bank's order breaks ties). None: the answer is wrong in a way the bank does not
-know, and the feedback says so honestly. The expected value is never shown, only the mistake.
+most names; the bank's order breaks ties).
+
+A learner who made two mistakes carries the first into the second question's values (a wrong
+filter in Q5, then the right kind of mistake in Q7 on the wrong rows), so no single entry's values
+match. For mistakes of *kind* — a number where a name was asked, text where a number was — the
+kind still shows: when no values match, an entry whose values differ from the solution's in type
+on every distinguishing name is named if the learner's values have exactly those types, and no
+other entry of the question has the same type pattern. None: the answer is wrong in a way the
+bank does not know, and the feedback says so honestly. The expected value is never shown.
 """
 from __future__ import annotations
 
@@ -127,5 +134,29 @@ def diagnose(grade_id: str, values: dict, sig: Signatures, bank: list[Misconcept
         if names and all(same(values.get(n), mine[n]) for n in names) and len(names) > best_size:
             best, best_size = m, len(names)
     if best is None:
+        best = _by_kind(grade_id, values, sig, bank, answer_errors)
+    if best is None:
         return Diagnosis(grade_id, None, UNEXPLAINED)
     return Diagnosis(grade_id, best.id, best.feedback())
+
+
+def _kind(doc: dict | None) -> tuple:
+    return (doc or {}).get("t"), (doc or {}).get("dtype")
+
+
+def _by_kind(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception],
+             answer_errors: dict[str, str] | None) -> Misconception | None:
+    """The one entry whose type pattern (not values) the learner's values show, if unambiguous."""
+    right = sig.solution.get(grade_id) or {}
+    patterns: dict[tuple, list[Misconception]] = {}
+    for m in bank:
+        if grade_id not in m.targets:
+            continue
+        mine = sig.misconceptions.get(m.id, {}).get(grade_id, {})
+        names = signature_names(m, grade_id, sig)
+        if not names or any(_kind(mine[n]) == _kind(right.get(n)) or mine[n].get("t") == "missing" for n in names):
+            continue
+        patterns.setdefault(tuple((n, _kind(mine[n])) for n in names), []).append(m)
+    found = [ms[0] for pattern, ms in patterns.items()
+             if len(ms) == 1 and all(_kind(values.get(n)) == kind for n, kind in pattern)]
+    return found[0] if len(found) == 1 else None
