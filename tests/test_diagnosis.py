@@ -106,3 +106,17 @@ def test_a_mistake_of_kind_is_named_even_on_values_changed_by_an_earlier_mistake
     assert diagnose("q7_tests", {"biggest_name": encode(35)}, sig, bank).misconception == "spaces-instead-of-name"
     # a wrong name of the right kind is not guessed at
     assert diagnose("q7_tests", {"biggest_name": encode("새내 주차장")}, sig, bank).misconception is None
+
+
+def test_a_mistake_made_on_top_of_an_upstream_mistake_is_named_and_the_upstream_alone_is_not():
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import Signatures
+
+    bank = [Misconception("free-instead-of-paid", "q5_answer", ("q5_tests",), "무료만 남겼습니다.", "x"),
+            Misconception("index-instead-of-name", "q7_answer", ("q7_tests",), "행 번호를 담았습니다.", "x")]
+    sig = Signatures("m00", solution={"q7_tests": {"biggest_name": encode("중앙로")}},
+                     misconceptions={"index-instead-of-name": {"q7_tests": {"biggest_name": encode(2)}}},
+                     pairs={"free-instead-of-paid+index-instead-of-name": {"q7_tests": {"biggest_name": encode(9)}}},
+                     upstream={"free-instead-of-paid": {"q7_tests": {"biggest_name": encode("솔뫼")}}})
+    assert diagnose("q7_tests", {"biggest_name": encode(9)}, sig, bank).misconception == "index-instead-of-name"
+    assert diagnose("q7_tests", {"biggest_name": encode("솔뫼")}, sig, bank).misconception is None

@@ -134,10 +134,92 @@ def diagnose(grade_id: str, values: dict, sig: Signatures, bank: list[Misconcept
         if names and all(same(values.get(n), mine[n]) for n in names) and len(names) > best_size:
             best, best_size = m, len(names)
     if best is None:
+        best = _within_random_spread(grade_id, values, sig, bank)
+    if best is None:
+        best = _after_upstream(grade_id, values, sig, bank)
+    if best is None:
         best = _by_kind(grade_id, values, sig, bank, answer_errors)
     if best is None:
         return Diagnosis(grade_id, None, UNEXPLAINED)
     return Diagnosis(grade_id, best.id, best.feedback())
+
+
+SPREAD, FLOOR = 10.0, 0.005
+
+
+def _summary(value) -> "list[float] | None":
+    """Numbers that describe a value drawn at random: the numbers themselves when few, else the
+    mean, spread and quartiles (the draws of two runs differ one by one, their summary does not)."""
+    import numpy as np
+
+    try:
+        arr = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return None
+    if arr.size == 0 or not np.isfinite(arr).all():
+        return None
+    return arr.tolist() if arr.size <= 10 else [float(arr.mean()), float(arr.std()),
+                                                  *map(float, np.percentile(arr, [25, 50, 75]))]
+
+
+def _within_random_spread(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception]):
+    """An entry that draws unseeded random numbers gives different values on every run, so its values
+    cannot be matched exactly. The learner matches it when, on every name where it differs from the
+    solution, the learner's numbers lie within SPREAD times the run-to-run spread of its three runs
+    (and at least FLOOR relative), and differ from the solution's."""
+    right = sig.solution.get(grade_id) or {}
+    for m in bank:
+        runs = [sig.misconceptions.get(m.id, {}).get(grade_id)] + [r.get(grade_id) for r in sig.repeats.get(m.id, [])]
+        if grade_id not in m.targets or len(runs) < 3 or any(r is None for r in runs):
+            continue
+        names = [n for n in sorted(runs[0]) if any(not same(r.get(n), right.get(n)) for r in runs)]
+        if not names or any(same(values.get(n), right.get(n)) for n in names):
+            continue
+        fits = True
+        for n in names:
+            try:
+                drawn = [_summary(decode(r[n])) for r in runs]
+                mine = _summary(decode(values[n])) if n in values else None
+            except Exception:  # noqa: BLE001 - not numbers: not a random draw we can place
+                drawn, mine = [None], None
+            if mine is None or any(d is None or len(d) != len(mine) for d in drawn):
+                fits = False
+                break
+            for k, x in enumerate(mine):
+                centre = sum(d[k] for d in drawn) / len(drawn)
+                spread = max(d[k] for d in drawn) - min(d[k] for d in drawn)
+                if abs(x - centre) > max(SPREAD * spread, FLOOR * abs(centre), 1e-9):
+                    fits = False
+                    break
+            if not fits:
+                break
+        if fits:
+            return m
+    return None
+
+
+def _after_upstream(grade_id: str, values: dict, sig: Signatures, bank: list[Misconception]) -> Misconception | None:
+    """The entry whose values, made on top of an upstream mistake, the learner's values match.
+
+    Only where the entry itself changes something beyond the upstream mistake alone: a learner who
+    made only the upstream mistake is not told they made this one too."""
+    right = sig.solution.get(grade_id) or {}
+    best, best_size = None, 0
+    for m in bank:
+        if grade_id not in m.targets:
+            continue
+        for key, tests in sig.pairs.items():
+            upstream_id, _, mine_id = key.partition("+")
+            both, alone = tests.get(grade_id), sig.upstream.get(upstream_id, {}).get(grade_id)
+            if mine_id != m.id or not both or alone is None:
+                continue
+            names = [n for n in sorted(both) if not same(both[n], right.get(n))]
+            own = [n for n in names if not same(both[n], alone.get(n))]
+            if not own or any(both[n].get("t") == "missing" for n in names):
+                continue
+            if all(same(values.get(n), both[n]) for n in names) and len(own) > best_size:
+                best, best_size = m, len(own)
+    return best
 
 
 def _kind(doc: dict | None) -> tuple:

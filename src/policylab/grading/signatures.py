@@ -10,7 +10,8 @@ package, so a batch pays for it once.
 How one kernel serves ~25 misconceptions: the source notebook runs top to bottom; at each answer
 cell that has misconceptions, each one is tried in turn — its code instead of the answer, then
 the cells up to its test cells, which export their values as at grading — and the answer is run
-again. After every trial the test cells must export the solution's values again; if they do not
+again. A learner who made a mistake upstream carries it into later questions, so each entry is
+also tried after every upstream entry whose names flow into its answer cell (``pairs``). After every trial the test cells must export the solution's values again; if they do not
 (a mistake that changed shared data in place), the kernel restarts and replays the clean prefix,
 so one trial never leaks into the next.
 """
@@ -20,6 +21,7 @@ import ast
 import hashlib
 import json
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from policylab.grading.bank import Misconception, load_bank
 from policylab.grading.checks import split_test_cell
 from policylab.grading.values import EXPORT_MIME, export_line
 
-CACHE_VERSION = 2
+CACHE_VERSION = 4
+RANDOM = re.compile(r"random|rng|choice\(|sample\(|shuffle\(|permutation\(")  # code that may draw
 FAILED_SUFFIX = ".failed"
 
 
@@ -43,10 +46,16 @@ class Signatures:
     misconceptions: dict[str, dict] = field(default_factory=dict)  # misconception id → {test grade_id → {name: doc}}
     failed: dict[str, str] = field(default_factory=dict)           # misconception id → why it has no values
     errors: dict[str, str] = field(default_factory=dict)           # misconception id → the error its answer raises
+    # two mistakes in a row: "<upstream id>+<id>" → {test grade_id → {name: doc}}, and the upstream one alone
+    pairs: dict[str, dict] = field(default_factory=dict)
+    upstream: dict[str, dict] = field(default_factory=dict)
+    # an entry whose values change run to run (it draws unseeded random numbers): two more runs
+    repeats: dict[str, list] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps({"version": CACHE_VERSION, "module": self.module, "solution": self.solution,
-                           "misconceptions": self.misconceptions, "failed": self.failed, "errors": self.errors},
+                           "misconceptions": self.misconceptions, "failed": self.failed, "errors": self.errors,
+                           "pairs": self.pairs, "upstream": self.upstream, "repeats": self.repeats},
                           ensure_ascii=False)
 
     @classmethod
@@ -54,7 +63,8 @@ class Signatures:
         doc = json.loads(text)
         if doc.get("version") != CACHE_VERSION:
             raise ValueError("old cache format")
-        return cls(doc["module"], doc["solution"], doc["misconceptions"], doc["failed"], doc["errors"])
+        return cls(doc["module"], doc["solution"], doc["misconceptions"], doc["failed"], doc["errors"],
+                   doc["pairs"], doc["upstream"], doc["repeats"])
 
 
 def _meta(cell) -> dict:
@@ -141,9 +151,34 @@ def _exports(outputs: list, nonce: str, grade_id: str) -> dict | None:
     return None
 
 
+def _reads(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _upstream(cells: list, index: dict, m: Misconception, by_cell: dict) -> list[Misconception]:
+    """Misconceptions of earlier answer cells whose names flow into ``m``'s answer cell."""
+    x = index[m.cell]
+    found = []
+    for y, upstream in by_cell.items():
+        if y >= x:
+            continue
+        tainted = set().union(*(_assigned(u.code) for u in upstream)) | _assigned(cells[y].source)
+        for j in range(y + 1, x):
+            if cells[j].cell_type == "code" and not _is_test(cells[j]) and _reads(cells[j].source) & tainted:
+                tainted |= _assigned(cells[j].source)
+        if (_reads(cells[x].source) | _reads(m.code)) & tainted:
+            found += upstream
+    return found
+
+
 def compute_signatures(module_id: str, source: Path, bank: list[Misconception], *, root: Path,
-                       datasets: Path, timeout: int = 120) -> Signatures:
-    """Run the source notebook once, trying every misconception at its answer cell."""
+                       datasets: Path, timeout: int = 120, max_pairs: int = 200) -> Signatures:
+    """Run the source notebook once, trying every misconception at its answer cell, and each one
+    after the upstream mistakes whose values flow into it (``pairs``, at most ``max_pairs``)."""
     nb = nbformat.read(source, as_version=4)
     cells = nb.cells
     index = {_meta(c).get("grade_id"): i for i, c in enumerate(cells) if _meta(c).get("grade_id")}
@@ -164,6 +199,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
             sig.failed[m.id] = "answer or test cell not in the source notebook"
             continue
         by_cell.setdefault(index[m.cell], []).append(m)
+    budget = [max_pairs]
 
     env = dict(os.environ, POLICYLAB_ROOT=str(root), POLICYLAB_DATASETS=str(datasets),
                NBGRADER_EXECUTION="autograde", PYDEVD_DISABLE_FILE_VALIDATION="1")
@@ -186,6 +222,34 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                             record[_meta(cells[i])["grade_id"]] = values
                 done = max(done, stop)
 
+            def trial(swaps: dict[int, Misconception], last: int, targets: tuple[str, ...]) -> tuple[dict, str]:
+                """Cells from the first swapped one to ``last`` with the swaps; then back to the solution."""
+                nonlocal done
+                first = min(swaps)
+                code = [j for j in range(first, last + 1) if cells[j].cell_type == "code" and not _is_test(cells[j])]
+                forget = set().union(*(_assigned(cells[j].source) for j in code), *(_assigned(m.code) for m in swaps.values()))
+                kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
+                got, raised = {}, ""
+                for j in range(first, last + 1):
+                    if cells[j].cell_type != "code":
+                        continue
+                    outputs = kernel.run(swaps[j].code if j in swaps else as_run(j))
+                    if j in swaps and j == max(swaps):
+                        raised = next((o.get("ename", "") for o in outputs if o.get("output_type") == "error"), "")
+                    gid = _meta(cells[j]).get("grade_id")
+                    if _is_test(cells[j]) and gid in targets:
+                        values = _exports(outputs, nonce, gid)
+                        if values is not None:
+                            got[gid] = values
+                restored: dict = {}
+                done = first
+                run_through(last + 1, restored)
+                if any(restored.get(t) != sig.solution.get(t) for t in restored):  # a trial left a trace
+                    kernel.start()
+                    done = 0
+                    run_through(last + 1, None)
+                return got, raised
+
             for i in range(len(cells)):
                 trials = by_cell.get(i, [])
                 if not trials:
@@ -198,35 +262,25 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                     run_through(i, None)
                 last = max(index[t] for m in trials for t in m.targets)
                 run_through(last + 1, sig.solution)
-                block = [cells[j] for j in range(i + 1, last + 1) if cells[j].cell_type == "code"]
-                clean = {t: sig.solution.get(t) for m in trials for t in m.targets}
                 for m in trials:
-                    forget = _assigned(cells[i].source) | _assigned(m.code)
-                    forget |= set().union(*(_assigned(c.source) for c in block if not _is_test(c))) if block else set()
-                    kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
-                    got: dict = {}
-                    raised = [o.get("ename", "") for o in kernel.run(m.code) if o.get("output_type") == "error"]
-                    if raised:
-                        sig.errors[m.id] = raised[0]
-                    for j in range(i + 1, last + 1):
-                        if cells[j].cell_type == "code":
-                            outputs = kernel.run(as_run(j))
-                            gid = _meta(cells[j]).get("grade_id")
-                            if _is_test(cells[j]) and gid in m.targets:
-                                values = _exports(outputs, nonce, gid)
-                                if values is not None:
-                                    got[gid] = values
+                    got, raised = trial({i: m}, last, m.targets)
                     sig.misconceptions[m.id] = got
+                    if RANDOM.search(m.code):  # unseeded draws: run twice more to see how far values wander
+                        again = [trial({i: m}, last, m.targets)[0] for _ in range(2)]
+                        if any(a != got for a in again):
+                            sig.repeats[m.id] = again
+                    if raised:
+                        sig.errors[m.id] = raised
                     if len(got) < len(m.targets):
                         sig.failed[m.id] = "a test cell did not export values"
-                    # back to the right answer; the test cells must see the solution's values again
-                    restored: dict = {}
-                    done = i
-                    run_through(last + 1, restored)
-                    if any(restored.get(t) != clean[t] for t in clean):
-                        kernel.start()
-                        done = 0
-                        run_through(last + 1, None)
+                    for u in _upstream(cells, index, m, by_cell):
+                        if budget[0] <= 0:
+                            break
+                        budget[0] -= 1
+                        if u.id not in sig.upstream or any(t not in sig.upstream[u.id] for t in m.targets):
+                            alone, _ = trial({index[u.cell]: u}, last, m.targets)
+                            sig.upstream.setdefault(u.id, {}).update(alone)
+                        sig.pairs[f"{u.id}+{m.id}"] = trial({index[u.cell]: u, i: m}, last, m.targets)[0]
         finally:
             kernel.stop()
     return sig
