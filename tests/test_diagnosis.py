@@ -120,3 +120,23 @@ def test_a_mistake_made_on_top_of_an_upstream_mistake_is_named_and_the_upstream_
                      upstream={"free-instead-of-paid": {"q7_tests": {"biggest_name": encode("솔뫼")}}})
     assert diagnose("q7_tests", {"biggest_name": encode(9)}, sig, bank).misconception == "index-instead-of-name"
     assert diagnose("q7_tests", {"biggest_name": encode("솔뫼")}, sig, bank).misconception is None
+
+
+def test_an_unseeded_draw_is_named_by_its_spread_and_a_far_value_is_not():
+    import numpy as np
+
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import Signatures
+
+    bank = [Misconception("unseeded-bootstrap", "q7_answer", ("q7_tests",), "시드 없이 뽑았습니다.", "rng = x")]
+
+    def run(seed):
+        draws = np.random.default_rng(seed).normal(72, 6, 2000)
+        return {"boot": encode(draws), "ci": encode(tuple(np.percentile(draws, [2.5, 97.5])))}
+
+    sig = Signatures("m00", solution={"q7_tests": run(606)}, misconceptions={"unseeded-bootstrap": {"q7_tests": run(1)}},
+                     repeats={"unseeded-bootstrap": [{"q7_tests": run(2)}, {"q7_tests": run(3)}]})
+    assert diagnose("q7_tests", run(99), sig, bank).misconception == "unseeded-bootstrap"
+    shifted = {"boot": encode(np.random.default_rng(5).normal(80, 6, 2000)), "ci": encode((68.0, 92.0))}
+    assert diagnose("q7_tests", shifted, sig, bank).misconception is None
+    assert diagnose("q7_tests", run(606), sig, bank).misconception is None  # the seeded answer is right

@@ -205,7 +205,10 @@ class RunHiddenTests(NbGraderPreprocessor):
                 v = verdicts.get(gid)
                 cell.outputs = [_error(v.ename, v.evalue, hidden=v.line > item.get("visible_lines", 0)) if v
                                 else _error("CheckerError", "테스트를 실행하지 못했습니다.")]
-        self._diagnose(nb, plan, jobs, verdicts)
+        try:
+            self._diagnose(nb, plan, jobs, verdicts)
+        except Exception as exc:  # noqa: BLE001 - naming a mistake is extra: it never costs a learner the grade
+            self.log.warning("diagnosis skipped: %s: %s", type(exc).__name__, exc)
         return nb, resources
 
     def _diagnose(self, nb, plan: dict, jobs: list, verdicts: dict) -> None:

@@ -34,7 +34,8 @@ from policylab.grading.bank import Misconception, load_bank
 from policylab.grading.checks import split_test_cell
 from policylab.grading.values import EXPORT_MIME, export_line
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
+REPEATS = 5  # extra runs of an entry whose values change run to run
 RANDOM = re.compile(r"random|rng|choice\(|sample\(|shuffle\(|permutation\(")  # code that may draw
 FAILED_SUFFIX = ".failed"
 
@@ -49,7 +50,7 @@ class Signatures:
     # two mistakes in a row: "<upstream id>+<id>" → {test grade_id → {name: doc}}, and the upstream one alone
     pairs: dict[str, dict] = field(default_factory=dict)
     upstream: dict[str, dict] = field(default_factory=dict)
-    # an entry whose values change run to run (it draws unseeded random numbers): two more runs
+    # an entry whose values change run to run (it draws unseeded random numbers): REPEATS more runs
     repeats: dict[str, list] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -265,9 +266,10 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                 for m in trials:
                     got, raised = trial({i: m}, last, m.targets)
                     sig.misconceptions[m.id] = got
-                    if RANDOM.search(m.code):  # unseeded draws: run twice more to see how far values wander
-                        again = [trial({i: m}, last, m.targets)[0] for _ in range(2)]
-                        if any(a != got for a in again):
+                    if RANDOM.search(m.code):  # unseeded draws: run again; if values wander, see how far
+                        again = [trial({i: m}, last, m.targets)[0]]
+                        if again[0] != got:
+                            again += [trial({i: m}, last, m.targets)[0] for _ in range(REPEATS - 1)]
                             sig.repeats[m.id] = again
                     if raised:
                         sig.errors[m.id] = raised
