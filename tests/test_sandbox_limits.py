@@ -8,20 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 from attacks import LIMITS, Context, load
 from attacks.course import (
     MODULE,
-    build_course,
     checksums,
     read_scores,
+    released_course,
     run_once,
     source_notebook,
     submit,
 )
 
-from policylab.course.nbconfig import load_config, make_api
+from policylab.course.nbconfig import load_config
 from policylab.grading import states
 from policylab.grading.batch import grade_module
 from policylab.grading.sandbox import configure as sandbox
@@ -34,10 +33,8 @@ TEST_LIMITS = sandbox.Limits(memory_mb=1024, cpu_seconds=4, processes=48, file_m
 
 def _grade_batch(folder: Path) -> dict:
     """The batch goes through the grading pipeline (`policylab grade`), two workers at once."""
-    root = build_course(folder / "course")
+    root, release = released_course(folder)
     config = load_config(root)
-    assert make_api(config).generate_assignment(MODULE, force=True, create=True)["success"]
-    release = nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
     ctx = Context(root=root, port=9)
     submissions = {"first_full": source_notebook(),
                    **{name: load(name).build(release, ctx) for name in LIMITS},

@@ -13,22 +13,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
 from attacks import LINKS, Context, load
 from attacks.course import (
     HIDDEN_MARKERS,
     MODULE,
     Q1,
-    build_course,
     checksums,
+    released_course,
     run_once,
     source_notebook,
     submit,
     with_answers,
 )
 
-from policylab.course.nbconfig import load_config, make_api
+from policylab.course.nbconfig import load_config
 from policylab.grading import states
 from policylab.grading.batch import grade_module
 from policylab.grading.sandbox import configure as sandbox
@@ -53,10 +52,8 @@ def _scores(config, learners) -> dict[str, float | None]:
 
 
 def _grade_batch(folder: Path) -> dict:
-    root = build_course(folder / "course")
+    root, release = released_course(folder)
     config = load_config(root)
-    assert make_api(config).generate_assignment(MODULE, force=True, create=True)["success"]
-    release = nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
     ctx = Context(root=root, port=9)
     submissions = {"first_full": source_notebook(),
                    "honest_partial": with_answers(release, {"q1_answer": Q1}),

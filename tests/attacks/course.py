@@ -89,6 +89,17 @@ def build_course(root: Path) -> Path:
     return root
 
 
+def released_course(folder: Path):
+    """build_course in ``folder/course`` with the module released by nbgrader: (root, release notebook)."""
+    import nbformat
+
+    from policylab.course.nbconfig import load_config, make_api
+
+    root = build_course(folder / "course")
+    assert make_api(load_config(root)).generate_assignment(MODULE, force=True, create=True)["success"]
+    return root, nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
+
+
 def with_answers(nb, answers: dict[str, str]):
     """A copy of ``nb`` whose answer cells hold the given code."""
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))

@@ -58,39 +58,33 @@ def _role_configs(settings: HubSettings) -> dict[str, Path]:
     return {"trainer": trainer, "learner": learner}
 
 
-def _share_course(course_root: Path, gid: int) -> None:
-    """The course root (solutions, gradebook, submissions) becomes the trainers' shared folder."""
-    for dirpath, dirnames, filenames in os.walk(course_root):
-        dirnames[:] = [d for d in dirnames if d not in (".venv", "node_modules")]
+def _owned_tree(folder: Path, *, skip: tuple[str, ...] = ()):
+    """(path, is_folder) for every folder and file under ``folder``, links never followed nor yielded."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d not in skip]
         here = Path(dirpath)
         if here.is_symlink():
             continue
-        os.chown(here, 0, gid)
-        os.chmod(here, 0o2770)
+        yield here, True
         for name in filenames:
-            path = here / name
-            if path.is_symlink():
-                continue
-            os.chown(path, 0, gid)
-            mode = path.stat().st_mode
-            os.chmod(path, (mode | 0o660) & ~0o007 & 0o7777)
+            if not (here / name).is_symlink():
+                yield here / name, False
+
+
+def _share_course(course_root: Path, gid: int) -> None:
+    """The course root (solutions, gradebook, submissions) becomes the trainers' shared folder."""
+    for path, is_folder in _owned_tree(course_root, skip=(".venv", "node_modules")):
+        os.chown(path, 0, gid)
+        os.chmod(path, 0o2770 if is_folder else (path.stat().st_mode | 0o660) & ~0o007 & 0o7777)
 
 
 def protect_answers(folder: Path, gid: int) -> None:
     """The installed ``policylab/data/synth/`` (planted truth, generator, their ``__pycache__``)
     becomes trainers-only: group = trainers, folders 0750, files 0640. Learners' kernels and
     servers never import it; reading it would reveal the data lessons' answers."""
-    for dirpath, _, filenames in os.walk(folder):
-        here = Path(dirpath)
-        if here.is_symlink():
-            continue
-        os.chown(here, 0, gid)
-        os.chmod(here, 0o750)
-        for name in filenames:
-            path = here / name
-            if not path.is_symlink():
-                os.chown(path, 0, gid)
-                os.chmod(path, 0o640)
+    for path, is_folder in _owned_tree(folder):
+        os.chown(path, 0, gid)
+        os.chmod(path, 0o750 if is_folder else 0o640)
 
 
 def _copy_datasets(source: Path, dest: Path) -> None:
