@@ -1,7 +1,9 @@
 """Headless Chromium logged in to the hub on loopback, for the hub's end-to-end test.
 
-One browser per user (its own profile, so its own cookies); ``status`` asks from inside the
-page with ``fetch`` and the page's cookies, i.e. exactly what that user's browser would get.
+One browser per user (its own profile, so its own cookies); ``status`` navigates to a page and
+reads the document's HTTP status and headers from the DevTools network events, i.e. exactly
+what that user's browser gets (a ``fetch`` from the page would not do: JupyterHub's XSRF rules
+accept the service's login cookie on navigations only).
 Content-Security-Policy violations the pages cause are collected from the browser's log.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ class HubBrowser:
         self.tools = DevTools(find_chromium(), self.profile, flags)
         target = self.tools.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.tools.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for method in ("Page.enable", "Runtime.enable", "Log.enable"):
+        for method in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
             self.tools.send(method, session=self.session)
         self.log: list[str] = []
 
@@ -68,17 +70,37 @@ class HubBrowser:
         self.wait_for("!location.pathname.startsWith('/hub/login') && document.readyState === 'complete'",
                       "leaving the login page")
 
-    def status(self, path: str) -> dict:
-        """HTTP status and CSP of ``path`` fetched by this page (its cookies, no redirect followed)."""
-        return self.js(f"""fetch({json.dumps(path)}, {{redirect: 'manual', credentials: 'same-origin'}})
-            .then(r => ({{status: r.status, csp: r.headers.get('content-security-policy')}}))""", wait=True)
-
-    def csp_violations(self) -> list[str]:
-        while True:
+    def status(self, path: str, timeout: float = 30) -> dict:
+        """Navigate to ``path``: the HTTP status, final URL and CSP of the document the browser got."""
+        self._drain()
+        self.goto(path)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
-                event = self.tools.events.get_nowait()
+                event = self.tools.events.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 break
-            if event.get("method") == "Log.entryAdded":
-                self.log.append(event["params"]["entry"].get("text", ""))
+            self._keep(event)
+            params = event.get("params", {})
+            if event.get("method") == "Network.responseReceived" and params.get("type") == "Document":
+                response = params["response"]
+                headers = {k.lower(): v for k, v in response.get("headers", {}).items()}
+                self.wait_for("document.readyState === 'complete'", f"{path} loaded")
+                return {"status": response["status"], "url": response["url"],
+                        "csp": headers.get("content-security-policy")}
+        raise AssertionError(f"no document for {path} within {timeout:.0f} s")
+
+    def _keep(self, event: dict) -> None:
+        if event.get("method") == "Log.entryAdded":
+            self.log.append(event["params"]["entry"].get("text", ""))
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._keep(self.tools.events.get_nowait())
+            except queue.Empty:
+                return
+
+    def csp_violations(self) -> list[str]:
+        self._drain()
         return [line for line in self.log if "Content Security Policy" in line]

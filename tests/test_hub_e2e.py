@@ -506,8 +506,11 @@ def test_feedback_released_and_reports_served_per_role(deployment):
         assert manager.status(f"{REPORTS}dashboard.html")["status"] == 200
         for path in (f"{REPORTS}learners/{LEARNER}.html", f"{REPORTS}index.html", f"{REPORTS}items.html"):
             assert manager.status(path)["status"] == 403, path
-        assert manager.status(f"/user/{MANAGER}/api/status")["status"] != 200  # no Jupyter server of their own
         assert not manager.csp_violations(), manager.csp_violations()
+    # no Jupyter server of their own: the hub refuses to start one
+    r = client.session.post(f"{hub.url}/hub/api/users/{MANAGER}/server", timeout=60)
+    assert r.status_code >= 400, r.text
+    assert not client.api("GET", f"/users/{MANAGER}").get("servers", {}).get("", {}).get("ready"), r.text
     with HubBrowser(hub.url) as trainer:
         trainer.login(TRAINER, PASSWORD, next_path=REPORTS)
         trainer.wait_for(f"location.pathname === '{REPORTS}index.html' && "

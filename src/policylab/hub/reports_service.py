@@ -146,7 +146,10 @@ def main() -> None:
     url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app = make_app(out_dir, prefix)
     app.listen(url.port, url.hostname)
-    IOLoop.current().start()
+    try:
+        IOLoop.current().start()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT
+        pass
 
 
 if __name__ == "__main__":
