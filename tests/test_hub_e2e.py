@@ -10,7 +10,11 @@ The flow, each step through the interface its user has: the trainer releases m01
 formgrader; the learner logs in in headless Chromium and sees m01 in JupyterLab's Assignments
 tab, fetches it, runs the solution in a kernel of their own server (its memory is measured for
 docs/deploy.md), saves and submits it; the trainer collects it in formgrader, grades it with
-`policylab grade` (sandboxed) into the PostgreSQL gradebook and renders the learner's report.
+`policylab grade` (sandboxed) into the PostgreSQL gradebook and renders the reports. Then the trainer
+releases the Korean feedback (`policylab release-feedback`, nbgrader's exchange) and the learner fetches
+it with the request the Assignments tab's "Fetch Feedback" sends; and the reports service is opened in
+Chromium by each role: the learner their own report (403 for another's and the dashboard), a manager
+(no Jupyter server) the dashboard (403 for any learner's report), the trainer the index.
 Everything is stopped and removed at the end, also on failure; every wait is bounded.
 """
 from __future__ import annotations
