@@ -6,8 +6,11 @@ the settings file that `policylab hub init` writes, named by $POLICYLAB_HUB_SETT
 IT edits one place and `policylab hub check` reads the same one.
 
 Who is who comes from Unix groups, the one list IT already manages:
-  policylab           every course member (allowed to log in)
-  policylab-trainers  trainers: formgrader, the course folder, the gradebook URL
+  policylab           every course member (allowed to log in): their own progress report
+  policylab-trainers  trainers: formgrader, the course folder, the gradebook URL, every report
+  policylab-managers  managers: log in for the dashboard only (no Jupyter server of their own)
+JupyterHub gets groups of the same names; roles give each group custom scopes that the
+reports service (policylab.hub.reports_service, at /services/policylab-reports/) checks.
 Each single-user server runs as the member's own system user (LocalProcessSpawner), so the
 exchange's file modes decide who reads what.
 """
@@ -16,11 +19,16 @@ import json
 import os
 import pwd
 
+from policylab.hub.reports_service import SCOPE_ALL, SCOPE_DASHBOARD, SCOPE_OWN, SCOPES, SERVICE_NAME
+
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 
 _settings_path = os.environ.get("POLICYLAB_HUB_SETTINGS", "/srv/policylab/etc/policylab-hub.json")
 with open(_settings_path, encoding="utf-8") as fh:
     S = json.load(fh)
+for _key, _value in (("manager_group", "policylab-managers"), ("reports_user", "policylab-reports"),
+                     ("reports_port", 8002)):
+    S.setdefault(_key, _value)  # a settings file from before the reports service
 
 
 def _members(group):
@@ -55,27 +63,59 @@ c.JupyterHub.pid_file = os.path.join(_hub_dir, "jupyterhub.pid")
 
 # --------------------------------------------------------------------------- accounts
 _course = _members(S["course_group"])
-_trainers = _members(S["trainer_group"])
+_trainers = _members(S["trainer_group"]) - {S["reports_user"]}
+_managers = _members(S["manager_group"])
 if S.get("authenticator") == "dummy":
-    # tests only: one shared password for every course member
+    # tests only: one shared password for every course member and manager
     c.JupyterHub.authenticator_class = "dummy"
     c.DummyAuthenticator.password = os.environ["POLICYLAB_HUB_PASSWORD"]
-    c.Authenticator.allowed_users = _course
+    c.Authenticator.allowed_users = _course | _managers
 else:
     c.JupyterHub.authenticator_class = "pam"
-    c.PAMAuthenticator.allowed_groups = {S["course_group"]}
+    c.PAMAuthenticator.allowed_groups = {S["course_group"], S["manager_group"]}
 c.Authenticator.admin_users = set()  # trainers grade; IT administers the host, not the hub UI
-c.JupyterHub.load_groups = {"trainers": {"users": sorted(_trainers)}, "learners": {"users": sorted(_course - _trainers)}}
+c.JupyterHub.load_groups = {S["course_group"]: {"users": sorted(_course)},
+                            S["trainer_group"]: {"users": sorted(_trainers)},
+                            S["manager_group"]: {"users": sorted(_managers)}}
 
-# `policylab hub check` asks the running hub, with its own token, as a trainer and a learner
+# `policylab hub check` asks the running hub, with its own token, as a trainer, a learner and a manager
 with open(S["check_token_file"], encoding="utf-8") as fh:
     _check_token = fh.read().strip()
-c.JupyterHub.services = [{"name": "policylab-check", "api_token": _check_token}]
-c.JupyterHub.load_roles = [{
-    "name": "policylab-check",
-    "scopes": ["list:users", "read:users", "admin:users", "servers", "tokens", "access:servers"],
-    "services": ["policylab-check"],
-}]
+_out_dir = os.path.join(S["course_root"], "grading", "out")
+c.JupyterHub.services = [
+    {"name": "policylab-check", "api_token": _check_token},
+    {   # grading/out/ to whoever may see each page (policylab.hub.reports_service)
+        "name": SERVICE_NAME,
+        "url": f"http://127.0.0.1:{int(S['reports_port'])}",
+        "command": [S["python"], "-m", "policylab.hub.reports_service"],
+        "user": S["reports_user"],  # in the trainers' group: reads grading/out/, nothing it could write
+        "cwd": "/",
+        "environment": {"POLICYLAB_REPORTS_DIR": _out_dir, "LC_ALL": "C.UTF-8", "PYTHONNOUSERSITE": "1"},
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": sorted(SCOPES),
+    },
+]
+c.JupyterHub.custom_scopes = {scope: {"description": text} for scope, text in SCOPES.items()}
+_access = f"access:services!service={SERVICE_NAME}"
+c.JupyterHub.load_roles = [
+    {"name": "policylab-check", "services": ["policylab-check"],
+     "scopes": ["list:users", "read:users", "admin:users", "servers", "tokens", "access:servers",
+                "access:services", *SCOPES]},
+    {"name": "policylab-learner-reports", "groups": [S["course_group"]], "scopes": [_access, SCOPE_OWN]},
+    {"name": "policylab-manager-reports", "groups": [S["manager_group"]], "scopes": [_access, SCOPE_DASHBOARD]},
+    {"name": "policylab-trainer-reports", "groups": [S["trainer_group"]], "scopes": [_access, SCOPE_ALL]},
+]
+
+
+def _default_url(handler):
+    """Managers land on the dashboard (they have no server); everybody else on their own server."""
+    user = handler.current_user
+    if user is not None and user.name in _managers and user.name not in _course:
+        return f"/services/{SERVICE_NAME}/"
+    return ""
+
+
+c.JupyterHub.default_url = _default_url
 
 # --------------------------------------------------------------------------- single-user servers
 c.JupyterHub.spawner_class = "localprocess"
@@ -89,6 +129,10 @@ c.Spawner.http_timeout = 90
 def _pre_spawn(spawner):
     """Role by Unix group: the trainer's config (formgrader, course root, gradebook URL) or the learner's."""
     name = spawner.user.name
+    if name not in _members(S["course_group"]):  # a manager: the dashboard needs no Jupyter server
+        from tornado import web
+
+        raise web.HTTPError(403, "관리자 계정에는 Jupyter 서버가 없습니다. /services/policylab-reports/ 에서 대시보드를 보십시오.")
     trainer = _is_trainer(name)
     role = "trainer" if trainer else "learner"
     env = {

@@ -10,7 +10,11 @@ The flow, each step through the interface its user has: the trainer releases m01
 formgrader; the learner logs in in headless Chromium and sees m01 in JupyterLab's Assignments
 tab, fetches it, runs the solution in a kernel of their own server (its memory is measured for
 docs/deploy.md), saves and submits it; the trainer collects it in formgrader, grades it with
-`policylab grade` (sandboxed) into the PostgreSQL gradebook and renders the learner's report.
+`policylab grade` (sandboxed) into the PostgreSQL gradebook and renders the reports. Then the trainer
+releases the Korean feedback (`policylab release-feedback`, nbgrader's exchange) and the learner fetches
+it with the request the Assignments tab's "Fetch Feedback" sends; and the reports service is opened in
+Chromium by each role: the learner their own report (403 for another's and the dashboard), a manager
+(no Jupyter server) the dashboard (403 for any learner's report), the trainer the index.
 Everything is stopped and removed at the end, also on failure; every wait is bounded.
 """
 from __future__ import annotations
@@ -52,7 +56,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
 # Names carry this process's id: two test sessions on one machine never share accounts, and a crashed
 # session's leftovers are recognised and removed by the next one (hub_harness.remove_stale_accounts).
 TRAINER, LEARNER = f"{ACCOUNT_PREFIX}t{os.getpid()}", f"{ACCOUNT_PREFIX}l{os.getpid()}"
+MANAGER, REPORTS_USER = f"{ACCOUNT_PREFIX}m{os.getpid()}", f"{ACCOUNT_PREFIX}r{os.getpid()}"
 COURSE_GROUP, TRAINER_GROUP = f"{ACCOUNT_PREFIX}c{os.getpid()}", f"{ACCOUNT_PREFIX}g{os.getpid()}"
+MANAGER_GROUP = f"{ACCOUNT_PREFIX}k{os.getpid()}"
+REPORTS = "/services/policylab-reports/"
+# every chart whose inline script the page has was drawn (a CSP that blocked them would leave none)
+CHARTS_DRAWN = ("document.readyState === 'complete' && [...document.scripts].filter(s => !s.src && "
+                "s.text.includes('Plotly.newPlot')).length <= document.querySelectorAll('.js-plotly-plot').length")
 PASSWORD = "policylab-e2e-" + uuid.uuid4().hex[:8]
 MODULE = "m01"
 
@@ -75,7 +85,8 @@ def deployment(pg_server):
     answers_before = {p: p.lstat() for p in [answers, *answers.rglob("*")]}
     base = Path(tempfile.mkdtemp(prefix=f"policylab-hub-{os.getpid()}-"))
     os.chmod(base, 0o755)  # the test users' homes and the course live below it
-    accounts = SystemAccounts([TRAINER, LEARNER], [COURSE_GROUP, TRAINER_GROUP], base / "home")
+    accounts = SystemAccounts([TRAINER, LEARNER, MANAGER, REPORTS_USER], [COURSE_GROUP, TRAINER_GROUP, MANAGER_GROUP],
+                              base / "home")
     hub = None
     try:
         accounts.create()
@@ -92,7 +103,9 @@ def deployment(pg_server):
              "--exchange", str(base / "exchange"), "--course", str(course), "--db-url", db_url, "--python", python,
              "--trainer", TRAINER, "--learner", LEARNER, "--bind-url", f"http://127.0.0.1:{free_port()}",
              "--hub-port", str(free_port()), "--proxy-api-port", str(free_port()), "--proxy-command", proxy,
-             "--authenticator", "dummy", "--course-group", COURSE_GROUP, "--trainer-group", TRAINER_GROUP],
+             "--authenticator", "dummy", "--course-group", COURSE_GROUP, "--trainer-group", TRAINER_GROUP,
+             "--manager", MANAGER, "--manager-group", MANAGER_GROUP, "--reports-user", REPORTS_USER,
+             "--reports-port", str(free_port())],
             capture_output=True, text=True, timeout=300)
         assert init.returncode == 0, init.stdout + init.stderr
         settings_path = base / "srv" / "etc" / "policylab-hub.json"
@@ -112,7 +125,7 @@ def deployment(pg_server):
         accounts.remove()
         shutil.rmtree(base, ignore_errors=True)
         assert not accounts.leftovers(), accounts.leftovers()  # every server, kernel and grader ended
-        assert not group_exists(COURSE_GROUP) and not group_exists(TRAINER_GROUP)
+        assert not any(group_exists(g) for g in (COURSE_GROUP, TRAINER_GROUP, MANAGER_GROUP))
 
 
 def _hub_client(deployment):
@@ -125,11 +138,13 @@ def _hub_client(deployment):
 def test_hub_check_passes_on_the_laid_out_deployment(deployment):
     """`policylab hub check`, the command IT runs, against the running hub."""
     done = subprocess.run([str(Path(sys.executable).parent / "policylab"), "hub", "check", "--settings",
-                           str(deployment["settings_path"]), "--trainer", TRAINER, "--learner", LEARNER],
+                           str(deployment["settings_path"]), "--trainer", TRAINER, "--learner", LEARNER,
+                           "--manager", MANAGER],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr + deployment["hub"].tail()
     for name in ("exchange inbound", "answers trainers-only", "gradebook reachable", "formgrader: trainer", "formgrader: not for learners",
-                 "formgrader: learner kept out", "course id consistent", "Korean interface"):
+                 "formgrader: learner kept out", "course id consistent", "Korean interface",
+                 "reports service answers", "reports: trainer", "reports: learner", "reports: manager"):
         assert f"OK   {name}" in done.stdout, done.stdout
 
 
@@ -405,13 +420,110 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
 
     os.environ.update(env)
     try:
-        summary = render_from_gradebook(root=course, learners=[LEARNER], workers=1, progress=False)
+        # every learner (the only one), so the dashboard and the index too: the reports service serves them
+        summary = render_from_gradebook(root=course, workers=1, progress=False)
     finally:
         for key in env:
             os.environ.pop(key, None)
     assert not summary.failed, [r.error for r in summary.failed]
     page = (course / "grading" / "out" / "learners" / f"{LEARNER}.html").read_text(encoding="utf-8")
     assert LEARNER in page and "보고서" in page
+
+
+def test_feedback_released_and_reports_served_per_role(deployment):
+    """After grading: the trainer releases the Korean feedback through nbgrader's exchange and the
+    learner fetches it; the reports service shows each role its own pages (headless Chromium)."""
+    from hub_browser import HubBrowser
+
+    from policylab.grading.feedback import write_feedback
+
+    hub, settings, course = deployment["hub"], deployment["settings"], deployment["course"]
+    out = course / "grading" / "out"
+    if not (out / "learners" / f"{LEARNER}.html").is_file():
+        pytest.skip("needs the graded submission and report of test_release_fetch_submit_collect_grade_and_report")
+    client = _hub_client(deployment)
+    env = {"POLICYLAB_DB_URL": Path(settings.gradebook_url_file).read_text().strip(),
+           "POLICYLAB_DATASETS": settings.datasets, "POLICYLAB_ROOT": str(course)}
+
+    # 1. `policylab feedback` (in this test's python, as for the reports: Debian's 3.11.2 breaks nbconvert's
+    # HTML export) and the trainer's umask 002, then `policylab release-feedback` as the trainer, in the
+    # environment the trainer's server gives its terminal (the trainers' Jupyter config folder)
+    os.environ.update(env)
+    try:
+        written = write_feedback(MODULE, root=course, learners=[LEARNER])
+    finally:
+        for key in env:
+            os.environ.pop(key, None)
+    assert LEARNER in written.written and not written.withheld, written
+    for path in (course / "grading" / "feedback").rglob("*"):
+        os.chmod(path, path.stat().st_mode | 0o020)
+    bindir = Path(deployment["python"]).parent
+    released = run_as(TRAINER, [str(bindir / "policylab"), "release-feedback", MODULE],
+                      env={**env, "JUPYTER_CONFIG_PATH": settings.config_dirs["trainer"]}, cwd=course)
+    assert released.returncode == 0, released.stdout + released.stderr
+    exchange_feedback = Path(settings.exchange_root) / settings.course_id / "feedback"
+    pages = list(exchange_feedback.iterdir())
+    ours = (course / "grading" / "feedback" / LEARNER / MODULE / f"{MODULE}.html").read_bytes()
+    assert len(pages) == 1 and pages[0].read_bytes() == ours  # PolicyLab's Korean page, not nbgrader's
+    assert stat.S_IMODE(exchange_feedback.stat().st_mode) == 0o2771
+    assert stat.S_IMODE(pages[0].stat().st_mode) == 0o644
+    # the folder is not listable: a learner finds only the name their own submission secret hashes to
+    assert run_as(LEARNER, ["/bin/ls", str(exchange_feedback)], env={}, cwd=Path("/")).returncode != 0
+
+    # 2. the learner fetches it: the request the Assignments tab's "Fetch Feedback" button sends
+    client.ensure_server(LEARNER)
+    auth = {"Authorization": f"token {client.user_token(LEARNER)}"}
+    form = {"course_id": settings.course_id, "assignment_id": MODULE}
+    r = requests.get(f"{hub.url}/user/{LEARNER}/assignments", params={"course_id": settings.course_id},
+                     headers=auth, timeout=120)
+    listed = [a for a in r.json()["value"] if a["assignment_id"] == MODULE and a["status"] == "submitted"]
+    assert listed and any(s_.get("has_exchange_feedback") for s_ in listed[0]["submissions"]), r.text
+    r = requests.post(f"{hub.url}/user/{LEARNER}/assignments/fetch_feedback", data=form, headers=auth, timeout=120)
+    assert r.status_code == 200, r.text
+    r = requests.get(f"{hub.url}/user/{LEARNER}/api/contents/{MODULE}/feedback", headers=auth, timeout=60)
+    assert r.status_code == 200, r.text
+    stamp = r.json()["content"][0]["name"]
+    r = requests.get(f"{hub.url}/user/{LEARNER}/api/contents/{MODULE}/feedback/{stamp}/{MODULE}.html",
+                     headers=auth, timeout=60)
+    assert r.status_code == 200 and r.json()["content"].encode() == ours, r.text[:300]
+    assert "피드백" in r.json()["content"] and 'lang="ko"' in r.json()["content"]
+
+    # 3. the reports service, each role in its own browser
+    other = f"{REPORTS}learners/{TRAINER}.html"  # a report that is not the learner's (403 before any lookup)
+    with HubBrowser(hub.url) as learner:
+        learner.login(LEARNER, PASSWORD, next_path=REPORTS)
+        learner.wait_for(f"location.pathname === '{REPORTS}learners/{LEARNER}.html' && {CHARTS_DRAWN} && "
+                         "document.querySelectorAll('.js-plotly-plot .main-svg').length > 0",
+                         "the learner's own report with its charts drawn", timeout=90)
+        own = learner.status(f"{REPORTS}learners/{LEARNER}.html")
+        assert own["status"] == 200 and "script-src 'self' 'sha256-" in own["csp"], own
+        assert "default-src 'self'" in own["csp"] and "unsafe-inline" not in own["csp"].split("script-src")[1]
+        assert learner.status(f"{REPORTS}plotly.min.js")["status"] == 200
+        for path in (other, f"{REPORTS}dashboard.html", f"{REPORTS}index.html", f"{REPORTS}items.html",
+                     f"{REPORTS}learners/{LEARNER}.ipynb"):
+            assert learner.status(path)["status"] == 403, path
+        assert not learner.csp_violations(), learner.csp_violations()
+    with HubBrowser(hub.url) as manager:
+        manager.login(MANAGER, PASSWORD)  # no ?next=: the hub's default URL sends a manager to the service
+        manager.wait_for(f"location.pathname === '{REPORTS}dashboard.html' && {CHARTS_DRAWN}",
+                         "the dashboard with its charts drawn", timeout=90)
+        assert manager.status(f"{REPORTS}dashboard.html")["status"] == 200
+        for path in (f"{REPORTS}learners/{LEARNER}.html", f"{REPORTS}index.html", f"{REPORTS}items.html"):
+            assert manager.status(path)["status"] == 403, path
+        assert not manager.csp_violations(), manager.csp_violations()
+    # no Jupyter server of their own: the hub refuses to start one
+    r = client.session.post(f"{hub.url}/hub/api/users/{MANAGER}/server", timeout=60)
+    assert r.status_code >= 400, r.text
+    assert not client.api("GET", f"/users/{MANAGER}").get("servers", {}).get("", {}).get("ready"), r.text
+    with HubBrowser(hub.url) as trainer:
+        trainer.login(TRAINER, PASSWORD, next_path=REPORTS)
+        trainer.wait_for(f"location.pathname === '{REPORTS}index.html' && "
+                         f"document.body.innerText.includes({json.dumps(LEARNER)})", "the index", timeout=90)
+        trainer.js(f"document.querySelector('a[href=\"learners/{LEARNER}.html\"]').click()")
+        trainer.wait_for(f"location.pathname === '{REPORTS}learners/{LEARNER}.html'", "a learner's report via the index")
+        for path in (f"{REPORTS}dashboard.html", f"{REPORTS}learners/{LEARNER}.html"):
+            assert trainer.status(path)["status"] == 200, path
+        assert not trainer.csp_violations(), trainer.csp_violations()
 
 
 def _umask(pid: int) -> int:

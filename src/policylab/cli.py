@@ -282,6 +282,28 @@ def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...]) -> N
         sys.exit(1)
 
 
+@main.command("release-feedback")
+@click.argument("module_id", metavar="MODULE")
+@click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable).")
+@click.option("--exchange", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="nbgrader's exchange (default: Exchange.root from the Jupyter config path, as on the hub).")
+@click.pass_context
+def release_feedback_cmd(ctx: click.Context, module_id: str, learners: tuple[str, ...], exchange) -> None:
+    """Release MODULE's Korean feedback through nbgrader's exchange ("Fetch Feedback" in the Assignments tab)."""
+    from policylab.grading.release_feedback import ReleaseError, release_feedback
+
+    try:
+        report = release_feedback(module_id, root=_root(ctx), learners=list(learners) or None, exchange=exchange)
+    except (ReleaseError, *_grading_errors()) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"피드백 배포 {len(report.released)}명, 건너뜀 {len(report.skipped)}명. 학습자는 과제 탭의 "
+               "'Fetch Feedback'으로 받습니다.")
+    for learner, why in sorted(report.skipped.items()):
+        click.echo(f"  {learner}: {why}", err=True)
+    if report.skipped:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV file to write (default: grading/out/results.csv).")

@@ -1,4 +1,4 @@
-"""`policylab hub check`: ask the running hub, as a trainer and as a learner, whether the layout behaves.
+"""`policylab hub check`: ask the running hub, as a trainer, a learner and a manager, whether the layout behaves.
 
 File modes are read from disk, the gradebook is opened, and the hub's REST API starts each
 role's server to see what it can reach: a deployment is only right if it behaves right.
@@ -121,9 +121,16 @@ class HubClient:
             raise HubError(f"{method} /hub/api{path}: HTTP {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
 
-    def user_token(self, user: str) -> str:
-        body = {"note": "policylab hub check", "expires_in": 600, "scopes": [f"access:servers!user={user}"]}
+    def user_token(self, user: str, scopes: list[str] | None = None) -> str:
+        body = {"note": "policylab hub check", "expires_in": 600,
+                "scopes": scopes or [f"access:servers!user={user}"]}
         return self.api("POST", f"/users/{user}/tokens", json=body)["token"]
+
+    def ensure_user(self, user: str) -> None:
+        try:
+            self.api("GET", f"/users/{user}")
+        except HubError:  # PAM adds users at their first login: add them for the check
+            self.api("POST", f"/users/{user}")
 
     def ensure_server(self, user: str, wait: float = 90) -> bool:
         """Start ``user``'s server unless it runs; True if this call started it."""
@@ -203,11 +210,60 @@ def check_running(settings: HubSettings, *, url: str, trainer: str, learner: str
     return results
 
 
-def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, learner: str | None) -> list[Check]:
+def check_reports(settings: HubSettings, *, url: str, trainer: str, learner: str,
+                  manager: str | None) -> list[Check]:
+    """The reports service answers, and each role opens its own pages and gets 403 for the rest.
+
+    "May open" is 200, or 404 while that page is not rendered yet; "may not" is 403, which the
+    service decides before it looks for the file.
+    """
+    import requests
+
+    from policylab.hub.reports_service import SCOPE_ALL, SCOPE_DASHBOARD, SCOPE_OWN, SERVICE_NAME
+
+    token = Path(settings.check_token_file).read_text(encoding="utf-8").strip()
+    hub = HubClient(url, token)
+    base = f"/services/{SERVICE_NAME}/"
+    results = []
+    try:
+        r = requests.get(f"{hub.url}{base}", timeout=hub.timeout, allow_redirects=False)
+    except requests.RequestException as exc:
+        return [Check("reports service answers", False, f"{base}: {exc.__class__.__name__}: {exc}")]
+    to_login = r.status_code == 302 and "oauth2/authorize" in r.headers.get("Location", "")
+    results.append(Check("reports service answers", to_login,
+                         f"{base} without login → HTTP {r.status_code} {r.headers.get('Location', '')[:80]}"))
+    access = f"access:services!service={SERVICE_NAME}"
+    other = trainer  # a report that is never the learner's own
+    plan = [("trainer", trainer, SCOPE_ALL, ["index.html", "dashboard.html", f"learners/{learner}.html",
+                                             "items.html", "item_analysis.csv", "plotly.min.js"], []),
+            ("learner", learner, SCOPE_OWN, [f"learners/{learner}.html", "plotly.min.js"],
+             [f"learners/{other}.html", "dashboard.html", "index.html", "items.html", "item_analysis.csv",
+              f"learners/{learner}.ipynb"])]
+    if manager:
+        plan.append(("manager", manager, SCOPE_DASHBOARD, ["dashboard.html", "plotly.min.js"],
+                     [f"learners/{learner}.html", "index.html", "items.html", "item_analysis.csv"]))
+    for role, user, scope, may, may_not in plan:
+        try:
+            hub.ensure_user(user)
+            user_token = hub.user_token(user, [access, scope])
+        except HubError as exc:
+            results.append(Check(f"reports: {role}", False, f"{user}: no token with {scope} ({exc})"))
+            continue
+        codes = {page: hub.get(user_token, base + page).status_code for page in may + may_not}
+        wrong = [f"{page} → {codes[page]}" for page in may if codes[page] not in (200, 404)]
+        wrong += [f"{page} → {codes[page]} (expected 403)" for page in may_not if codes[page] != 403]
+        results.append(Check(f"reports: {role}", not wrong, f"{user}: " + ("; ".join(wrong) or
+                             ", ".join(f"{p} {c}" for p, c in codes.items()))))
+    return results
+
+
+def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, learner: str | None,
+               manager: str | None = None) -> list[Check]:
     results = check_exchange(settings)
     results.append(check_answers_hidden(settings))
     results.append(check_gradebook(settings))
-    trainer = trainer or next(iter(members(settings.trainer_group)), None)
+    trainer = trainer or next((u for u in members(settings.trainer_group) if u != settings.reports_user), None)
+    manager = manager or next(iter(members(settings.manager_group)), None)
     learner = learner or next((u for u in members(settings.course_group)
                                if not in_group(u, settings.trainer_group)), None)
     if not trainer or not learner:
@@ -216,6 +272,8 @@ def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, l
         return results
     try:
         results += check_running(settings, url=url or settings.bind_url, trainer=trainer, learner=learner)
+        results += check_reports(settings, url=url or settings.bind_url, trainer=trainer, learner=learner,
+                                 manager=manager)
     except Exception as exc:  # noqa: BLE001 - a hub that cannot be asked is a failed check, not a crash
         results.append(Check("hub reachable", False, f"{exc.__class__.__name__}: {exc}"))
     return results

@@ -18,6 +18,8 @@ from policylab.hub.settings import (
     SETTINGS_NAME,
     TRAINER_GROUP,
     HubError,
+    MANAGER_GROUP,
+    REPORTS_USER,
     HubSettings,
     members,
 )
@@ -41,6 +43,8 @@ def hub() -> None:
               help="The course environment's python, readable by every user (single-user servers run it).")
 @click.option("--trainer", "trainers", multiple=True, help="Existing user to add to the trainers (repeatable).")
 @click.option("--learner", "learners", multiple=True, help="Existing user to add to the learners (repeatable).")
+@click.option("--manager", "managers", multiple=True,
+              help="Existing user to add to the managers: the dashboard only, no Jupyter server (repeatable).")
 @click.option("--bind-url", default="http://127.0.0.1:8000", show_default=True,
               help="Where the hub listens (put HTTPS in front of it, docs/deploy.md).")
 @click.option("--hub-port", type=int, default=8081, show_default=True)
@@ -50,8 +54,13 @@ def hub() -> None:
               help="'dummy' takes one shared password (POLICYLAB_HUB_PASSWORD): for tests only.")
 @click.option("--course-group", default=COURSE_GROUP, show_default=True, help="Unix group of every course member.")
 @click.option("--trainer-group", default=TRAINER_GROUP, show_default=True, help="Unix group of the trainers.")
-def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, bind_url, hub_port, proxy_api_port,
-             proxy_command, authenticator, course_group, trainer_group) -> None:
+@click.option("--manager-group", default=MANAGER_GROUP, show_default=True, help="Unix group of the managers.")
+@click.option("--reports-user", default=REPORTS_USER, show_default=True,
+              help="System user the reports service runs as (created if missing, added to the trainers' group).")
+@click.option("--reports-port", type=int, default=8002, show_default=True, help="The reports service's port (loopback).")
+def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, managers, bind_url, hub_port,
+             proxy_api_port, proxy_command, authenticator, course_group, trainer_group, manager_group, reports_user,
+             reports_port) -> None:
     """Lay out the deployment (run as root); then start JupyterHub with the printed command."""
     from policylab.course.paths import find_root
 
@@ -63,13 +72,15 @@ def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, 
                                db_url=db_url, python=python, trainers=list(trainers), learners=list(learners),
                                bind_url=bind_url, hub_port=hub_port, proxy_api_port=proxy_api_port,
                                proxy_command=proxy_command, authenticator=authenticator,
-                               course_group=course_group, trainer_group=trainer_group)
+                               course_group=course_group, trainer_group=trainer_group, managers=list(managers),
+                               manager_group=manager_group, reports_user=reports_user, reports_port=reports_port)
     except (HubError, subprocess.CalledProcessError) as exc:
         raise click.ClickException(str(getattr(exc, "stderr", None) or exc)) from None
     hub_dir = Path(settings.prefix) / "hub"
     click.echo(f"course {settings.course_id}: exchange {settings.exchange_root}, course root {settings.course_root}")
     click.echo(f"trainers ({trainer_group}): {', '.join(members(trainer_group)) or '-'}; "
-               f"course members ({course_group}): {len(members(course_group))}")
+               f"course members ({course_group}): {len(members(course_group))}; "
+               f"managers ({manager_group}): {', '.join(members(manager_group)) or '-'}")
     if not settings.proxy_command:
         click.echo("configurable-http-proxy not found: `npm ci --prefix deploy` (docs/deploy.md)", err=True)
     click.echo(f"start the hub:\n  cd {hub_dir} && POLICYLAB_HUB_SETTINGS={settings.prefix}/etc/{SETTINGS_NAME} "
@@ -82,11 +93,13 @@ def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, 
 @click.option("--url", default=None, help="The hub's URL (default: bind_url from the settings).")
 @click.option("--trainer", default=None, help="A trainer account to check with (default: the first trainer).")
 @click.option("--learner", default=None, help="A learner account to check with (default: the first learner).")
-def hub_check(settings_path: Path, url: str | None, trainer: str | None, learner: str | None) -> None:
+@click.option("--manager", default=None, help="A manager account to check with (default: the first manager, if any).")
+def hub_check(settings_path: Path, url: str | None, trainer: str | None, learner: str | None,
+              manager: str | None) -> None:
     """Verify a running deployment; exits 1 if any check fails."""
     try:
         settings = HubSettings.load(settings_path)
-        results = run_checks(settings, url=url, trainer=trainer, learner=learner)
+        results = run_checks(settings, url=url, trainer=trainer, learner=learner, manager=manager)
     except HubError as exc:
         raise click.ClickException(str(exc)) from None
     for result in results:

@@ -20,10 +20,13 @@ from policylab.hub.settings import (
     SETTINGS_NAME,
     TRAINER_GROUP,
     HubError,
+    MANAGER_GROUP,
+    REPORTS_USER,
     HubSettings,
     add_to_group,
     answers_dir,
     ensure_group,
+    ensure_system_user,
     read_course_id,
     set_owner_mode,
     write_file,
@@ -119,7 +122,8 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
                 trainers: list[str] = (), learners: list[str] = (), bind_url: str = "http://127.0.0.1:8000",
                 hub_port: int = 8081, proxy_api_port: int = 8001, proxy_command: str = "",
                 authenticator: str = "pam", course_group: str = COURSE_GROUP,
-                trainer_group: str = TRAINER_GROUP) -> HubSettings:
+                trainer_group: str = TRAINER_GROUP, managers: list[str] = (), manager_group: str = MANAGER_GROUP,
+                reports_user: str = REPORTS_USER, reports_port: int = 8002) -> HubSettings:
     """Create groups, the exchange, the shared course folder, role configs and the settings file."""
     if os.geteuid() != 0:
         raise HubError("`policylab hub init` sets owners and groups: run it as root (sudo).")
@@ -132,6 +136,11 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
         add_to_group(user, course_group)
     for user in learners:
         add_to_group(user, course_group)
+    ensure_group(manager_group)
+    for user in managers:  # the dashboard only: not a course member, so no server, exchange or course folder
+        add_to_group(user, manager_group)
+    ensure_system_user(reports_user)  # reads grading/out/ for the reports service (traverses the course root)
+    add_to_group(reports_user, trainer_group)
     course_id = read_course_id(course_root)
 
     # the exchange (modes: module docstring)
@@ -169,7 +178,8 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
         datasets=str(prefix / "datasets"), python=python, bind_url=bind_url, hub_port=hub_port,
         proxy_api_port=proxy_api_port, proxy_command=proxy_command, authenticator=authenticator,
         course_group=course_group, trainer_group=trainer_group,
-        gradebook_url_file=str(url_file), check_token_file=str(token_file))
+        gradebook_url_file=str(url_file), check_token_file=str(token_file), manager_group=manager_group,
+        reports_user=reports_user, reports_port=reports_port)
     settings.config_dirs = {k: str(v) for k, v in _role_configs(settings).items()}
     install_lab_overrides(course_root, python)
     settings.save(etc / SETTINGS_NAME)

@@ -21,7 +21,13 @@ path                                         owner:group            mode    why
 <prefix>/etc/jupyter-{trainer,learner}/      root:root              0755   each role's Jupyter and nbgrader config
 <prefix>/etc/gradebook.url                   root:policylab-trainers 0640   the PostgreSQL URL (a credential)
 <prefix>/etc/policylab-hub.json              root:root              0644   the answers; jupyterhub_config.py reads it
+user policylab-reports (system, no login)    in policylab-trainers          the reports service reads grading/out/
 ===========================================  =====================  ======  ====================================
+
+Groups: ``policylab`` (every course member), ``policylab-trainers`` and ``policylab-managers``
+(managers: log in for the dashboard only, no Jupyter server, no access to the course folder).
+JupyterHub gets the same three groups, and :mod:`policylab.hub.reports_service` decides by
+the custom scopes their roles carry.
 
 "Not world-writable where a group will do": nbgrader documents a world-writable exchange
 (``chmod ugo+rw``). Here nothing is writable by "others" except ``inbound``, whose ``-wx`` is
@@ -45,6 +51,8 @@ from pathlib import Path
 
 COURSE_GROUP = "policylab"
 TRAINER_GROUP = "policylab-trainers"
+MANAGER_GROUP = "policylab-managers"  # log in for the dashboard only: no Jupyter server, no course folder
+REPORTS_USER = "policylab-reports"    # the reports service's system user (reads grading/out/)
 SETTINGS_NAME = "policylab-hub.json"
 DEFAULT_PREFIX = Path("/srv/policylab")
 DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
@@ -80,6 +88,9 @@ class HubSettings:
     trainer_group: str = TRAINER_GROUP
     gradebook_url_file: str = ""
     check_token_file: str = ""
+    manager_group: str = MANAGER_GROUP
+    reports_user: str = REPORTS_USER
+    reports_port: int = 8002
     config_dirs: dict = field(default_factory=dict)  # role -> Jupyter config folder
 
     @classmethod
@@ -102,6 +113,15 @@ def write_file(path: Path, text: str, mode: int, group: str | None = None) -> No
     if group is not None:
         os.chown(tmp, 0, grp.getgrnam(group).gr_gid)
     os.replace(tmp, path)
+
+
+def ensure_system_user(name: str) -> None:
+    """A system account with no login and no home (the reports service runs as it)."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", "--user-group", name], check=True, capture_output=True, text=True)
 
 
 def ensure_group(name: str) -> int:
