@@ -57,6 +57,14 @@ def test_comparison_tolerates_rounding_but_not_a_different_value():
     assert same(encode(frame), encode(frame.assign(a=[1.0, 2.0 + 1e-10])))
     assert not same(encode(frame), encode(frame.assign(a=[1.0, 2.5])))
     assert same(encode(np.array([1, 2, 3])), encode(np.array([1.0, 2.0, 3.0])))
+    # a statsmodels fit travels as its results: the same fit up to floating-point noise is the same
+    import statsmodels.formula.api as smf
+
+    data = pd.DataFrame({"y": [1.0, 2.0, 2.5, 4.0, 5.5], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    fit = smf.ols("y ~ x", data=data).fit()
+    noisy = smf.ols("y ~ x", data=data.assign(y=data["y"] * (1 + 1e-12))).fit()
+    assert same(encode(fit), encode(noisy))
+    assert not same(encode(fit), encode(smf.ols("y ~ x", data=data.assign(y=data["y"] * 1.1)).fit()))
     assert not same(encode([1, 2]), encode([1, 2, 3]))
     assert same({"t": "missing"}, {"t": "missing"})  # both never defined the name: the same mistake
     assert not same({"t": "missing"}, encode(1)) and not same({"t": "unsupported", "type": "x"}, encode(1))

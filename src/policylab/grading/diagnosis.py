@@ -58,6 +58,11 @@ def _close(a, b) -> bool:
             return True
         except (AssertionError, TypeError, ValueError):
             return False
+    if type(a).__name__ == "FitSummary" and type(b).__name__ == "FitSummary":  # a statsmodels fit, as plain results
+        fields_a = {k: v for k, v in vars(a).items() if k != "model"}
+        fields_b = {k: v for k, v in vars(b).items() if k != "model"}
+        return (getattr(a.model, "formula", None) == getattr(b.model, "formula", None)
+                and fields_a.keys() == fields_b.keys() and all(_close(fields_a[k], fields_b[k]) for k in fields_a))
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         if a.shape != b.shape:
             return False
