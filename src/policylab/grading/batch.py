@@ -197,11 +197,12 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
     for section, values in (overrides or {}).items():
         merged.setdefault(section, {}).update(values)
     overrides = merged
-    signatures_at = None
+    signature_data = None  # the datasets folder whose signatures this batch computes, when diagnosing
     if diagnose and module.misconceptions.is_file():
         datasets = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
-        signatures_at = cache_path(module_id, root=root, datasets=datasets)
-        overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(signatures_at),
+        signature_data = datasets
+        overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(cache_path(module_id, root=root,
+                                                                                         datasets=datasets)),
                                                           bank_file=str(module.misconceptions),
                                                           lesson=module.lesson.name)
     if timeout is not None:
@@ -237,7 +238,7 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
             progress(0, total, None)
         if jobs:
             report.workers = max(1, min(workers or os.cpu_count() or 1, total))
-            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signatures_at)
+            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data)
     report.seconds = time.monotonic() - started
     return report
 
@@ -263,11 +264,11 @@ class _Book:
             self.gb.close()
 
 
-def _prepare_signatures(root: Path, module_id: str, report: GradeReport) -> threading.Thread:
+def _prepare_signatures(root: Path, module_id: str, datasets: Path, report: GradeReport) -> threading.Thread:
     """Compute (or find cached) the bank's signatures in a thread, while the workers start."""
     def work() -> None:
         try:
-            signatures(module_id, root=root, datasets=Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets"))
+            signatures(module_id, root=root, datasets=datasets)
         except Exception as exc:  # noqa: BLE001 - grading goes on; the answers are not diagnosed
             report.diagnosis_error = f"{type(exc).__name__}: {exc}"[:300]
 
@@ -276,7 +277,7 @@ def _prepare_signatures(root: Path, module_id: str, report: GradeReport) -> thre
     return thread
 
 
-def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signatures_at=None) -> None:
+def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data=None) -> None:
     module_id = module.id
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
     workdir = _work_root(root) / f"{module_id}-{os.getpid()}-{time.monotonic_ns()}"
@@ -284,7 +285,7 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
     try:
         # the workers start importing nbgrader now, while this process prepares the batch
         with WorkerPool(report.workers, workdir=workdir) as pool:
-            preparing = _prepare_signatures(root, module_id, report) if signatures_at else None
+            preparing = _prepare_signatures(root, module_id, signature_data, report) if signature_data else None
             try:
                 template = write_template(db_url, course_id, module_id, workdir / "template.db")
             except GradebookError:  # not registered yet (or no gradebook): nbgrader generate_assignment
