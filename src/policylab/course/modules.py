@@ -23,6 +23,9 @@ class Module:
     status: str
     root: Path
     autograded: tuple[int, int] = (5, 8)  # allowed number of autograded questions
+    # each learner's exercise reads their own draw (policylab.data.draws) and the hidden tests ask
+    # solutions/<id>/reference.py; False: the module still reads the shared datasets/
+    converted: bool = False
 
     @property
     def ready(self) -> bool:
@@ -39,6 +42,10 @@ class Module:
     @property
     def release(self) -> Path:
         return self.root / "exercises" / self.id / f"{self.id}.ipynb"
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "solutions" / self.id / "reference.py"
 
     @property
     def misconceptions(self) -> Path:
@@ -79,6 +86,7 @@ def load_modules(root: Path | None = None, *, ready_only: bool = False) -> list[
                 status=entry["status"],
                 root=root,
                 autograded=tuple(entry.get("autograded", (5, 8))),
+                converted=bool(entry.get("converted", False)),
             )
         except (KeyError, TypeError) as exc:
             raise CourseError(f"{where}: missing or malformed field {exc}") from None

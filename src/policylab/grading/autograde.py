@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 from policylab.course.nbconfig import load_config
+from policylab.data.draws import DrawError
 from policylab.grading import states, untrusted
 from policylab.grading.gradebook import extract_result
 from policylab.grading.submissions import (
@@ -101,7 +102,7 @@ class WorkingCopy:
     """One worker's private course directory for one module."""
 
     def __init__(self, *, root: str, module_id: str, workdir: str, template_db: str, release_dir: str,
-                 overrides: dict | None = None) -> None:
+                 overrides: dict | None = None, draws: bool = False, roster: list[str] | None = None) -> None:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
@@ -109,6 +110,9 @@ class WorkingCopy:
 
         self.root = Path(root)
         self.module_id = module_id
+        self.draws = draws  # a converted module: each learner is graded on their own draw
+        self.roster = set(roster or ())
+        self.shared_data = os.environ.get("POLICYLAB_DATASETS") or str(self.root / "datasets")
         releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(Path(release_dir).glob("*.ipynb"))}
         self.notebooks = sorted(releases)
         self.locked = {name: locked_cells(nb) for name, nb in releases.items()}
@@ -187,6 +191,13 @@ class WorkingCopy:
             untrusted.copy_tree(original, work, below=submitted_dir(self.root))
         except untrusted.Refused as exc:
             return {"state": states.UNREADABLE, "reason": str(exc), "details": exc.reasons, "ran": False}
+        try:
+            data = self._learner_data(learner)
+        except DrawError as exc:  # never graded against another draw, nor silently the shared data
+            return {"state": states.UNREADABLE, "reason": str(exc), "details": [str(exc)], "ran": False}
+        # the sandbox launcher mounts this folder as the kernel's datasets; the checker and the
+        # diagnosis read it too (policylab.data.draws.exercise_data finds it there)
+        os.environ["POLICYLAB_DATASETS"] = data
 
         notes, tampering = [], []
         stamp = work / TIMESTAMP_FILE
@@ -241,6 +252,27 @@ class WorkingCopy:
             "autograded": str(out) if outcome["success"] and out.is_dir() else None,
             "log": outcome.get("log", "")[-4000:] if not outcome["success"] else "",
         }
+
+    def _learner_data(self, learner: str) -> str:
+        """The datasets folder this learner's notebook is graded on: their draw, or the shared data."""
+        if not self.draws:
+            return self.shared_data
+        from policylab.data.draws import load_variant_key
+        from policylab.data.synth.draws.build import build_draw, check_key
+
+        if self.roster and learner not in self.roster:
+            raise DrawError(f"학습자 {learner}는 명단(grading/roster.csv)에 없어 개인별 자료를 정할 수 없으므로 "
+                            "채점하지 않았습니다. 명단에 추가한 뒤 다시 채점하세요.")
+        key, _ = load_variant_key()
+        check_key(self.root, key)
+        try:
+            return str(build_draw(self.module_id, learner, key=key, root=self.root))
+        except DrawError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a draw that cannot be built is recorded, never guessed
+            raise DrawError(f"학습자 {learner}의 {self.module_id} 개인별 자료를 만들 수 없어 채점하지 않았습니다 "
+                            f"({type(exc).__name__}: {str(exc)[:200]}). 강사가 `policylab variants build "
+                            f"--learners {learner} --modules {self.module_id}`로 원인을 확인하세요.") from exc
 
     def _ended(self, learner: str) -> str:
         """How the kernel of a notebook that ran to its end ended, from the sandbox's record."""

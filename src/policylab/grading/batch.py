@@ -198,13 +198,16 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
         merged.setdefault(section, {}).update(values)
     overrides = merged
     signature_data = None  # the datasets folder whose signatures this batch computes, when diagnosing
-    if diagnose and module.misconceptions.is_file():
+    if diagnose and module.misconceptions.is_file() and not module.converted:
         datasets = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
         signature_data = datasets
         overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(cache_path(module_id, root=root,
-                                                                                         datasets=datasets)),
-                                                          bank_file=str(module.misconceptions),
-                                                          lesson=module.lesson.name)
+                                                                                         datasets=datasets)))
+    if diagnose and module.misconceptions.is_file():
+        # a converted module's signatures are computed per learner draw, by the worker that grades it
+        overrides.setdefault("RunHiddenTests", {}).update(bank_file=str(module.misconceptions),
+                                                          lesson=module.lesson.name,
+                                                          per_draw=module.converted)
     if timeout is not None:
         overrides.setdefault("Execute", {})["timeout"] = int(timeout)
     config = load_config(root, **overrides)
@@ -293,7 +296,8 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
                 template = write_template(db_url, course_id, module_id, workdir / "template.db")
             releases = _release_notebooks(module)
             setup = {"root": str(root), "module_id": module_id, "template_db": str(template),
-                     "release_dir": str(module.release.parent), "overrides": overrides}
+                     "release_dir": str(module.release.parent), "overrides": overrides,
+                     "draws": module.converted, "roster": [r.learner_id for r in roster]}
             for worker in pool.workers:
                 worker.configure(setup)   # they build their working copies while we go on
             extensions = read_extension(db_url, course_id, module_id, [j[0] for j in jobs])

@@ -27,7 +27,7 @@ from pathlib import Path
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Unicode
+from traitlets import Bool, Float, Unicode
 
 from policylab.grading.checks import (
     HIDDEN_BEGIN,
@@ -163,6 +163,8 @@ class RunHiddenTests(NbGraderPreprocessor):
                               "empty: failed answers are not diagnosed.").tag(config=True)
     bank_file = Unicode("", help="The module's misconceptions.yml").tag(config=True)
     lesson = Unicode("", help="The module's lesson notebook file name (where feedback sends the learner)").tag(config=True)
+    per_draw = Bool(False, help="Each learner has their own draw: the signatures are computed (once, cached) "
+                    "on the draw this notebook was graded on").tag(config=True)
 
     def _datasets(self) -> str:
         if os.environ.get("POLICYLAB_DATASETS"):
@@ -206,21 +208,28 @@ class RunHiddenTests(NbGraderPreprocessor):
                 cell.outputs = [_error(v.ename, v.evalue, hidden=v.line > item.get("visible_lines", 0)) if v
                                 else _error("CheckerError", "테스트를 실행하지 못했습니다.")]
         try:
-            self._diagnose(nb, plan, jobs, verdicts)
+            self._diagnose(nb, plan, jobs, verdicts, resources)
         except Exception as exc:  # noqa: BLE001 - naming a mistake is extra: it never costs a learner the grade
             self.log.warning("diagnosis skipped: %s: %s", type(exc).__name__, exc)
         return nb, resources
 
-    def _diagnose(self, nb, plan: dict, jobs: list, verdicts: dict) -> None:
+    def _diagnose(self, nb, plan: dict, jobs: list, verdicts: dict, resources: dict) -> None:
         """Name the known mistake behind each failed answer that handed over its values."""
-        if not self.signatures_file:
+        if not self.signatures_file and not self.per_draw:
             return
         from policylab.grading.diagnosis import diagnose, load_for_grading
 
         failed = [j for j in jobs if verdicts.get(j["grade_id"]) is None or not verdicts[j["grade_id"]].passed]
         if not failed:
             return
-        loaded = load_for_grading(self.signatures_file, self.bank_file, lesson=self.lesson)
+        signatures_file = self.signatures_file
+        if self.per_draw:
+            from policylab.grading.signatures import cache_path, signatures
+
+            root, module_id = Path(os.environ["POLICYLAB_ROOT"]), resources["nbgrader"]["assignment"]
+            signatures(module_id, root=root, datasets=Path(self._datasets()))  # once per draw, then cached
+            signatures_file = str(cache_path(module_id, root=root, datasets=Path(self._datasets())))
+        loaded = load_for_grading(signatures_file, self.bank_file, lesson=self.lesson)
         if loaded is None:
             return
         sig, bank = loaded

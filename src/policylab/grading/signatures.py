@@ -325,7 +325,8 @@ def signatures(module_id: str, *, root: Path, datasets: Path | None = None) -> S
     except BaseException as exc:
         marker.write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
         raise
-    if not os.environ.get("POLICYLAB_CACHE_DIR"):  # a shared cache holds other courses' entries too
+    if not os.environ.get("POLICYLAB_CACHE_DIR") and not (datasets / "DRAW.json").is_file():
+        # a shared cache holds other courses' entries too; each learner's draw keeps its own
         for stale in cache.parent.glob(f"{module_id}-*.json"):
             stale.unlink(missing_ok=True)
     tmp = cache.with_suffix(f".tmp-{os.getpid()}")

@@ -275,6 +275,10 @@ class _Monitor:
 
 def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int:
     policy = json.loads(Path(policy_path).read_text(encoding="utf-8"))
+    chosen = os.environ.get("POLICYLAB_DATASETS")  # set by the grader per learner: that learner's draw
+    if chosen and Path(chosen).is_dir():
+        policy["ro_binds"] = [[str(Path(chosen).resolve()) if dest == DATASETS else src, dest]
+                              for src, dest in policy["ro_binds"]]
     limits = policy["limits"]
     sandbox_dir = Path(os.environ.get(SANDBOX_DIR_ENV, ""))
     conn = json.loads(Path(connection_file).read_text(encoding="utf-8"))
