@@ -20,9 +20,10 @@ c.CourseDirectory.feedback_directory = os.path.join("grading", "feedback")
 c.CourseDirectory.db_url = os.environ.get(
     "POLICYLAB_DB_URL", "sqlite:///" + os.path.join(_root, "grading", "gradebook.db")
 )
-# The misconception bank sits beside the source notebook but is never released.
+# The misconception bank and the reference (expected values per question) sit beside the source
+# notebook but are never released.
 c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "misconceptions.yml",
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "misconceptions.yml", "reference.py",
 ]
 
 # Seconds a single cell may run during autograding before it is interrupted.

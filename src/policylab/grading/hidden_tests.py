@@ -226,9 +226,11 @@ class RunHiddenTests(NbGraderPreprocessor):
         if self.per_draw:
             from policylab.grading.signatures import cache_path, signatures
 
+            # this learner's draw, and only the bank entries behind the cells that failed (cached)
             root, module_id = Path(os.environ["POLICYLAB_ROOT"]), resources["nbgrader"]["assignment"]
-            signatures(module_id, root=root, datasets=Path(self._datasets()))  # once per draw, then cached
-            signatures_file = str(cache_path(module_id, root=root, datasets=Path(self._datasets())))
+            data, targets = Path(self._datasets()), frozenset(j["grade_id"] for j in failed)
+            signatures(module_id, root=root, datasets=data, targets=targets)
+            signatures_file = str(cache_path(module_id, root=root, datasets=data, targets=targets))
         loaded = load_for_grading(signatures_file, self.bank_file, lesson=self.lesson)
         if loaded is None:
             return

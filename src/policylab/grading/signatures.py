@@ -97,8 +97,9 @@ def fingerprint(source_dir: Path, datasets: Path) -> str:
     """Changes when the source notebooks, the bank, the data or this package change."""
     digest = hashlib.sha256(f"v{CACHE_VERSION}".encode())
     files = sorted(p for p in source_dir.glob("*") if p.is_file() and not p.is_symlink())
-    manifest = datasets / "MANIFEST.json"
-    files += [manifest] if manifest.is_file() else sorted(p for p in datasets.glob("*") if p.is_file())
+    manifest, draw = datasets / "MANIFEST.json", datasets / "DRAW.json"  # a draw is named by its fingerprint
+    files += [draw] if draw.is_file() else [manifest] if manifest.is_file() \
+        else sorted(p for p in datasets.glob("*") if p.is_file())
     package = Path(policylab.__file__).parent / "grading"
     files += sorted(package.glob("*.py"))
     for path in files:
@@ -288,18 +289,22 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
     return sig
 
 
-def cache_path(module_id: str, *, root: Path, datasets: Path | None = None) -> Path:
-    """Where the module's signatures on ``datasets`` are (or will be) cached."""
+def cache_path(module_id: str, *, root: Path, datasets: Path | None = None,
+               targets: frozenset[str] | None = None) -> Path:
+    """Where the module's signatures on ``datasets`` (only for ``targets``' test cells, if given) are cached."""
     root = Path(root)
     datasets = Path(datasets) if datasets else root / "datasets"
     key = fingerprint(root / "solutions" / module_id, datasets)
+    if targets is not None:
+        key += "-" + hashlib.sha256(",".join(sorted(targets)).encode()).hexdigest()[:8]
     # POLICYLAB_CACHE_DIR: one cache for several course copies (the test suite's scratch courses)
     base = Path(os.environ["POLICYLAB_CACHE_DIR"]) if os.environ.get("POLICYLAB_CACHE_DIR") \
         else root / "grading" / ".cache"
     return base / "diagnosis" / f"{module_id}-{key}.json"
 
 
-def signatures(module_id: str, *, root: Path, datasets: Path | None = None) -> Signatures:
+def signatures(module_id: str, *, root: Path, datasets: Path | None = None,
+               targets: frozenset[str] | None = None) -> Signatures:
     """The module's signatures on ``datasets`` (default: the course's), from the cache when fresh.
 
     A computation that fails leaves a ``.failed`` marker beside the cache file (so waiting
@@ -307,7 +312,7 @@ def signatures(module_id: str, *, root: Path, datasets: Path | None = None) -> S
     """
     root = Path(root)
     datasets = Path(datasets) if datasets else root / "datasets"
-    cache = cache_path(module_id, root=root, datasets=datasets)
+    cache = cache_path(module_id, root=root, datasets=datasets, targets=targets)
     if cache.is_file():
         try:
             return Signatures.from_json(cache.read_text(encoding="utf-8"))
@@ -320,6 +325,8 @@ def signatures(module_id: str, *, root: Path, datasets: Path | None = None) -> S
     try:
         sources = sorted(source_dir.glob("*.ipynb"))
         bank = load_bank(source_dir / "misconceptions.yml")
+        if targets is not None:  # one learner's failed cells: only the entries that could explain them
+            bank = [m for m in bank if set(m.targets) & targets]
         sig = compute_signatures(module_id, sources[0], bank, root=root, datasets=datasets) if sources \
             else Signatures(module_id)
     except BaseException as exc:

@@ -106,9 +106,14 @@ def build_draw(module_id: str, learner: str, *, key: bytes, root: Path, base: Pa
                                              "key_id": key_id(key)}, ensure_ascii=False) + "\n",
                                  encoding="utf-8")
     old = folder.with_name(f".{module_id}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
+    try:
+        if folder.exists():
+            folder.rename(old)
+        tmp.rename(folder)
+    except OSError:  # another process built the same draw at the same moment: keep theirs if it is this one
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (draw_info(folder) or {}).get("fingerprint") != fp:
+            raise
     shutil.rmtree(old, ignore_errors=True)
     out = truth_path(root, learner, module_id)
     out.parent.mkdir(parents=True, exist_ok=True)
