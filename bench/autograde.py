@@ -11,6 +11,14 @@ scratch copy is graded with `--no-sandbox` to show what the sandbox costs per no
 
     .venv/bin/python bench/autograde.py                 # 48 learners of m01, fast broken kinds
     .venv/bin/python bench/autograde.py --learners 80 --broken none --workers 2 --repeat 3
+    .venv/bin/python bench/autograde.py --module m09 --baseline 589cfae   # per-learner draws vs m09 before them
+
+A converted module (course.yml ``converted: true``) grades each learner on their own draw. Stock nbgrader
+has one process for the whole cohort and no notion of a learner's data, so its side runs one
+``nbgrader autograde --student`` per learner with that learner's draw as the datasets (the draws are
+built for every scratch course before the clock starts). ``--baseline REV`` also grades the same cohort
+with ``policylab grade`` on the module as it was at REV (its solutions/ and course.yml: e.g. before the
+conversion, shared data and pasted reference derivations), in the same run.
 
 Submissions stock nbgrader cannot read (invalid JSON) are left out of the comparison:
 stock records them as 0, PolicyLab as `unreadable` with no score. Exit status 1 when any
@@ -34,17 +42,31 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _course(dest: Path, module_id: str) -> Path:
+def _course(dest: Path, module_id: str, rev: str | None = None) -> Path:
+    """A scratch course; ``rev``: the module's sources and course.yml as they were at that git revision."""
     from policylab.course.build import build_exercises
 
     dest.mkdir(parents=True)
     for name in ("nbgrader_config.py", "course.yml"):
         shutil.copy2(REPO / name, dest / name)
-    shutil.copytree(REPO / "solutions" / module_id, dest / "solutions" / module_id)
+    if rev:
+        (dest / "course.yml").write_bytes(_git_show(rev, "course.yml"))
+        folder = dest / "solutions" / module_id
+        folder.mkdir(parents=True)
+        listed = subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", rev, f"solutions/{module_id}/"],
+                                capture_output=True, text=True, check=True).stdout.split()
+        for path in listed:
+            (dest / path).write_bytes(_git_show(rev, path))
+    else:
+        shutil.copytree(REPO / "solutions" / module_id, dest / "solutions" / module_id)
     (dest / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
     (dest / "grading").mkdir()
     build_exercises(root=dest, modules=[module_id])
     return dest
+
+
+def _git_show(rev: str, path: str) -> bytes:
+    return subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{path}"], capture_output=True, check=True).stdout
 
 
 def _env(root: Path) -> dict:
@@ -54,12 +76,16 @@ def _env(root: Path) -> dict:
     return env
 
 
-def _timed(cmd: list[str], root: Path, log: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the whole process tree: the tool, its workers, their kernels)."""
+def _timed(cmd, root: Path, log: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the whole process tree: the tool, its workers, their kernels).
+    ``cmd``: one command, or a list of (command, extra environment) run one after the other."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    steps = cmd if cmd and isinstance(cmd[0], tuple) else [(cmd, {})]
     with open(log, "w") as fh:
-        subprocess.run(cmd, cwd=root, env=_env(root), stdout=fh, stderr=subprocess.STDOUT, check=False)
+        for step, extra in steps:
+            subprocess.run(step, cwd=root, env={**_env(root), **extra}, stdout=fh, stderr=subprocess.STDOUT,
+                           check=False)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -76,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                              "kinds cost one cell timeout each)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each tool (the median is reported)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses and logs")
+    parser.add_argument("--baseline", default=None, metavar="REV",
+                        help="also grade the module as it was at this git revision (policylab grade, same cohort)")
     args = parser.parse_args(argv)
 
     from policylab.demo.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
@@ -101,7 +129,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.module}: {n} submissions from {args.learners} simulated learners "
               f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}); {os.cpu_count()} cores")
 
+        from policylab.course.modules import get_module
+
+        converted = get_module(args.module, REPO).converted
         stock_cmd = [str(BIN / "nbgrader"), "autograde", args.module, "--force"]
+        if converted:
+            from policylab.grading.variants import build_variants
+
+            learners = sorted({s.learner for s in cohort.submissions})
+            draws = {}
+            for root in (stock_root, ours_root, bare_root):
+                built = build_variants(root, learners=learners, modules=[args.module])
+                draws[root] = {learner: folder for learner, _, folder, _ in built}
+            stock_cmd = [([*stock_cmd, "--student", learner], {"POLICYLAB_DATASETS": str(draws[stock_root][learner])})
+                         for learner in learners]
+            print("converted module: each learner graded on their own draw; stock runs one "
+                  "`nbgrader autograde --student` per learner (its only way to give each learner their data)")
+        base_root = None
+        if args.baseline:
+            base_root = _course(scratch / "baseline", args.module, rev=args.baseline)
+            simulate_cohort([args.module], root=base_root, learners=args.learners, seed=args.seed, broken=broken)
         ours_cmd = [str(BIN / "policylab"), "--root", str(ours_root), "grade", args.module, "--force"]
         if args.workers:
             ours_cmd += ["--workers", str(args.workers)]
@@ -121,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.repeat > 1:
                 print(f"  run {i + 1}: stock {st[0]:.1f} s, policylab {ou[0]:.1f} s, ratio {st[0] / ou[0]:.2f}x, "
                       f"load average {os.getloadavg()[0]:.1f}")
+        baseline = None
+        if base_root is not None:
+            base_cmd = [str(BIN / "policylab"), "--root", str(base_root), "grade", args.module, "--force"]
+            if args.workers:
+                base_cmd += ["--workers", str(args.workers)]
+            baseline = _timed(base_cmd, base_root, scratch / "baseline.log")
         ratios = sorted(st[0] / ou[0] for st, ou in runs)
         (stock_s, stock_cpu), (ours_s, ours_cpu) = sorted(runs, key=lambda r: r[0][0] / r[1][0])[len(runs) // 2]
         bare_s, bare_cpu = sorted(bare_runs)[len(bare_runs) // 2]
@@ -145,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         label = f"policylab grade ({args.workers or os.cpu_count()} workers)"
         print(f"{label:<34}{ours_s:>9.1f}{ours_s / n:>12.2f}{ours_cpu:>9.1f}{ours_cpu / n:>10.2f}")
         print(f"{'  same, --no-sandbox':<34}{bare_s:>9.1f}{bare_s / n:>12.2f}{bare_cpu:>9.1f}{bare_cpu / n:>10.2f}")
+        if baseline is not None:
+            print(f"{'policylab grade, ' + args.module + ' at ' + args.baseline[:10]:<34}{baseline[0]:>9.1f}"
+                  f"{baseline[0] / n:>12.2f}{baseline[1]:>9.1f}{baseline[1] / n:>10.2f}")
+            print(f"now / at {args.baseline[:10]}: {ours_s / baseline[0]:.2f}x the wall time "
+                  "(<= 1.00: no slower than before)")
         print(f"sandbox cost: {(ours_s - bare_s) / n:+.2f} s wall per notebook (sandboxed kernels' CPU time is not "
               "counted here: they end inside bubblewrap's PID namespace, outside this process tree's rusage, so that "
               "row's CPU is the grader's only)")

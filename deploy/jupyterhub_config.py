@@ -155,6 +155,8 @@ def _pre_spawn(spawner):
     else:
         spawner.notebook_dir = "~"
         spawner.cmd = [S["python"], "-m", "jupyterhub.singleuser"]
+        if S.get("draws"):  # the learner's own exercise data (policylab.hub.draws), read-only, theirs only
+            env["POLICYLAB_DRAWS"] = os.path.join(S["draws"], name)
     spawner.environment.update(env)
 
 

@@ -327,6 +327,19 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
     assert imported.returncode != 0 and ("PermissionError" in imported.stderr or "ModuleNotFoundError"
                                          in imported.stderr), imported.stderr
 
+    # the learner's server holds only that learner's own draw of the exercise data (issue 14): their
+    # folder is readable, the draws folder cannot be listed, another learner's folder cannot be read
+    from policylab.hub.draws import prepare_draws
+
+    draws = Path(settings.draws)
+    prepare_draws(settings, [TRAINER])  # a second person's folder beside the learner's
+    assert (draws / TRAINER / MODULE / "DRAW.json").is_file()
+    own = run_as(LEARNER, ["/bin/cat", str(draws / LEARNER / MODULE / "DRAW.json")], env={}, cwd=Path("/"))
+    assert own.returncode == 0 and json.loads(own.stdout)["learner"] == LEARNER, own.stderr
+    assert run_as(LEARNER, ["/bin/ls", str(draws)], env={}, cwd=Path("/")).returncode != 0
+    assert run_as(LEARNER, ["/bin/ls", str(draws / TRAINER)], env={}, cwd=Path("/")).returncode != 0
+    assert not [p for p in draws.rglob("*") if "truth" in p.name], "the planted truth never sits in a learner's folder"
+
     # 2. the learner logs in (Chromium) and sees m01 in JupyterLab's Assignments tab
     seen = _learner_sees_module_in_assignments_tab(url, MODULE)
     assert seen["commands"].get("nbgrader:open-assignment-list"), seen["commands"]

@@ -70,10 +70,11 @@ def graded(tmp_path_factory):
             report = grade_module(module_id, root=root, learners=sorted(submissions))
             assert not report.diagnosis_error, report.diagnosis_error
             cache[module_id] = read_scores(module_id, root=root)
+            grade.roots[module_id] = root
             grade.records[module_id] = {learner: states.read_state(root, module_id, learner) for learner in submissions}
         return cache[module_id]
 
-    grade.records = {}
+    grade.records, grade.roots = {}, {}
     return grade
 
 
@@ -158,6 +159,22 @@ def test_every_misconception_is_named_by_the_detector(module_id, graded):
     assert not records["solution"].diagnoses, "a right answer is never diagnosed"
     named = {t: m for t, m in records["release"].diagnoses.items() if m}
     assert not named, f"an untouched (blank) answer is no known mistake: {named}"
+
+
+@pytest.mark.parametrize("module_id", [p for p in GRADED if by_id[p.values[0]].converted])
+def test_the_trainer_sees_the_learners_own_figures_and_the_learner_does_not(module_id, graded):
+    """Converted modules: formgrader's autograded notebook carries, after the mark scheme, the values the
+    reference gives on that learner's draw; the learner's feedback page never does."""
+    from policylab.grading.feedback import write_feedback
+
+    graded(module_id)
+    root = graded.roots[module_id]
+    nb = nbformat.read(root / "grading" / "autograded" / "solution" / module_id / f"{module_id}.ipynb", 4)
+    tables = [c for c in nb.cells if c.metadata.get("policylab", {}).get("trainer_only")]
+    assert len(tables) == 1 and "강사용" in tables[0].source and "학습자 solution" in tables[0].source, tables
+    write_feedback(module_id, root=root, learners=["solution"])
+    page = (root / "grading" / "feedback" / "solution" / module_id / f"{module_id}.html").read_text(encoding="utf-8")
+    assert "강사용" not in page and "trainer_only" not in page
 
 
 def _execute(path):

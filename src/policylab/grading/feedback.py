@@ -38,6 +38,7 @@ from policylab.course.modules import get_module
 from policylab.course.nbconfig import load_config, make_api
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.grading.trainer_figures import is_trainer_only
 from policylab.grading.leaks import (ANSI, HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END, contains_secret,
                                      find_leaks, hidden_ranges, known_to_learner, output_text, remove_region,
                                      secret_lines)
@@ -81,6 +82,7 @@ class RedactForLearner(Preprocessor):
         notebook = resources["nbgrader"]["notebook"]
         released = self.release_sources.get(notebook, {})
         errors: dict[str, str] = {}
+        nb.cells = [c for c in nb.cells if not is_trainer_only(c)]  # the learner's figures table: trainers only
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             grade_id = meta.get("grade_id")

@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from policylab.hub.check import run_checks
+from policylab.data.draws import DrawError
+from policylab.hub.draws import prepare_draws
 from policylab.hub.layout import init_layout
 from policylab.hub.settings import (
     COURSE_GROUP,
@@ -74,9 +76,11 @@ def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, 
                                proxy_command=proxy_command, authenticator=authenticator,
                                course_group=course_group, trainer_group=trainer_group, managers=list(managers),
                                manager_group=manager_group, reports_user=reports_user, reports_port=reports_port)
-    except (HubError, subprocess.CalledProcessError) as exc:
+        drawn = prepare_draws(settings, list(learners))
+    except (HubError, DrawError, subprocess.CalledProcessError) as exc:
         raise click.ClickException(str(getattr(exc, "stderr", None) or exc)) from None
     hub_dir = Path(settings.prefix) / "hub"
+    click.echo(f"learners' own draws: {drawn} learner(s) in {settings.draws} (later learners: `policylab hub draws`)")
     click.echo(f"course {settings.course_id}: exchange {settings.exchange_root}, course root {settings.course_root}")
     click.echo(f"trainers ({trainer_group}): {', '.join(members(trainer_group)) or '-'}; "
                f"course members ({course_group}): {len(members(course_group))}; "
@@ -85,6 +89,23 @@ def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, 
         click.echo("configurable-http-proxy not found: `npm ci --prefix deploy` (docs/deploy.md)", err=True)
     click.echo(f"start the hub:\n  cd {hub_dir} && POLICYLAB_HUB_SETTINGS={settings.prefix}/etc/{SETTINGS_NAME} "
                f"{Path(sys.executable).parent}/jupyterhub -f {hub_dir}/jupyterhub_config.py")
+
+
+@hub.command("draws")
+@click.option("--settings", "settings_path", type=click.Path(path_type=Path),
+              default=DEFAULT_PREFIX / "etc" / SETTINGS_NAME, show_default=True, envvar="POLICYLAB_HUB_SETTINGS")
+@click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable; default: the roster).")
+def hub_draws(settings_path: Path, learners: tuple[str, ...]) -> None:
+    """Build each learner's own draws into the folder only their server reads (run as root)."""
+    from policylab.grading.roster import load_roster
+
+    try:
+        settings = HubSettings.load(settings_path)
+        names = list(learners) or [r.learner_id for r in load_roster(Path(settings.course_root))]
+        done = prepare_draws(settings, names)
+    except (HubError, DrawError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"학습자 {done}명의 개인별 자료를 {settings.draws}에 준비했습니다.")
 
 
 @hub.command("check")

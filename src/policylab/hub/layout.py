@@ -179,7 +179,7 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
         proxy_api_port=proxy_api_port, proxy_command=proxy_command, authenticator=authenticator,
         course_group=course_group, trainer_group=trainer_group,
         gradebook_url_file=str(url_file), check_token_file=str(token_file), manager_group=manager_group,
-        reports_user=reports_user, reports_port=reports_port)
+        reports_user=reports_user, reports_port=reports_port, draws=str(prefix / "draws"))
     settings.config_dirs = {k: str(v) for k, v in _role_configs(settings).items()}
     install_lab_overrides(course_root, python)
     settings.save(etc / SETTINGS_NAME)

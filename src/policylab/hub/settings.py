@@ -18,6 +18,8 @@ path                                         owner:group            mode    why
 <exchange>/<course>/feedback                 root:policylab-trainers 2771   feedback under unguessable names
 <course root> (the repository)               root:policylab-trainers 2770   solutions and gradebook: trainers only
 <prefix>/datasets                            root:root              0755   the published data, read-only for all
+<prefix>/draws                               root:policylab         0710   members reach only their own folder
+<prefix>/draws/<learner>                     <learner>:root         0500   that learner's own draws (files 0400)
 <prefix>/etc/jupyter-{trainer,learner}/      root:root              0755   each role's Jupyter and nbgrader config
 <prefix>/etc/gradebook.url                   root:policylab-trainers 0640   the PostgreSQL URL (a credential)
 <prefix>/etc/policylab-hub.json              root:root              0644   the answers; jupyterhub_config.py reads it
@@ -92,6 +94,7 @@ class HubSettings:
     reports_user: str = REPORTS_USER
     reports_port: int = 8002
     config_dirs: dict = field(default_factory=dict)  # role -> Jupyter config folder
+    draws: str = ""                  # <prefix>/draws: each learner's own exercise data (policylab.hub.draws)
 
     @classmethod
     def load(cls, path: Path) -> "HubSettings":

@@ -209,6 +209,7 @@ def config_overrides(*, root: Path, sandbox: bool = True, limits: Limits | None 
                 "nbgrader.preprocessors.IgnorePattern",
                 "nbconvert.preprocessors.ClearMetadataPreprocessor",
                 "policylab.grading.hidden_tests.RunHiddenTests",
+                "policylab.grading.trainer_figures.AddTrainerFigures",
                 "policylab.grading.sandbox.output_budget.LimitOutput",
                 "nbgrader.preprocessors.SaveAutoGrades",
                 "nbgrader.preprocessors.AssignLatePenalties",
