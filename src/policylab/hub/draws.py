@@ -8,11 +8,13 @@ folder belongs to that learner, 0500 (files 0400), group root.
 """
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 from pathlib import Path
 
 from policylab.grading.variants import build_variants, converted_modules
+from policylab.hub.layout import share_course
 from policylab.hub.settings import HubError, HubSettings, ensure_group, set_owner_mode
 
 
@@ -40,6 +42,8 @@ def prepare_draws(settings: HubSettings, learners: list[str]) -> int:
             _chown_tree(folder, 0, 0o700, 0o600)
         build_variants(root, learners=[learner], base=base)
         _chown_tree(folder, uid, 0o500, 0o400)
+    # the trainers' copies (and the planted values) were written by root: the trainers' shared folder again
+    share_course(root / "grading" / "variants", grp.getgrnam(settings.trainer_group).gr_gid)
     return len(learners)
 
 

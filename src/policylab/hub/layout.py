@@ -74,7 +74,7 @@ def _owned_tree(folder: Path, *, skip: tuple[str, ...] = ()):
                 yield here / name, False
 
 
-def _share_course(course_root: Path, gid: int) -> None:
+def share_course(course_root: Path, gid: int) -> None:
     """The course root (solutions, gradebook, submissions) becomes the trainers' shared folder."""
     for path, is_folder in _owned_tree(course_root, skip=(".venv", "node_modules")):
         os.chown(path, 0, gid)
@@ -159,7 +159,7 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
     etc.mkdir(exist_ok=True)
     set_owner_mode(etc, 0o755, 0)
     (course_root / "grading").mkdir(exist_ok=True)
-    _share_course(course_root, trainer_gid)
+    share_course(course_root, trainer_gid)
     protect_answers(answers_dir(python), trainer_gid)
     _copy_datasets(course_root / "datasets", prefix / "datasets")
 
