@@ -199,9 +199,8 @@ def test_notebook_runs_clean_in_a_fresh_kernel(path):
 # ----------------------------------------------------------------------------- many draws (converted modules)
 # A converted module's exercise reads each learner's own draw (policylab.data.draws). The nbgrader
 # batch above grades every submission on its own learner's draw; these gates run the solution's and
-# each misconception's answer code on five more draws in one trusted kernel per draw (the values the
-# diagnosis compares, policylab.grading.signatures) and judge them with the real checker and the
-# module's reference layer, as grading does.
+# each misconception's answer code on five more draws in one trusted kernel per draw and judge them
+# with the real checker and the module's reference layer, as grading does (policylab.grading.attacks).
 CONVERTED = [pytest.param(m.id, id=m.id, marks=pytest.mark.xdist_group(f"{m.id}-draws")) for m in READY if m.converted]
 DRAW_LEARNERS = [f"draw-{i}" for i in range(1, 6)]
 ATTACK_LIMIT = 0.2
@@ -209,99 +208,49 @@ ATTACK_LIMIT = 0.2
 
 @pytest.fixture(scope="module")
 def many_draws(tmp_path_factory):
-    """Per module: the scratch course, each draw's folder and signatures, and the solution on the shared data."""
-    import json
-    import shutil
-
-    from policylab.data.draws import load_variant_key
-    from policylab.data.synth.draws.build import build_draw
-    from policylab.grading.bank import load_bank
-    from policylab.grading.signatures import compute_signatures
+    """Per module: each draw's folder and signatures, and the solution on the shared data."""
+    from policylab.grading.attacks import many_draws as build
 
     cache = {}
 
-    def get(module_id: str) -> dict:
+    def get(module_id: str):
         if module_id not in cache:
-            module = by_id[module_id]
             root = copy_course(tmp_path_factory.mktemp(f"{module_id}-draws"), [module_id])
-            key, _ = load_variant_key()
-            bank = load_bank(module.misconceptions)
-            folders = {learner: build_draw(module_id, learner, key=key, root=root) for learner in DRAW_LEARNERS}
-            # "the lesson's numbers": the method run on the shared corporation data the lesson uses
-            shared = root / "grading" / "variants" / "shared" / module_id
-            shared.mkdir(parents=True)
-            for name in module.datasets:
-                shutil.copy2(REPO / "datasets" / name, shared / name)
-            (shared / "DRAW.json").write_text(json.dumps({"learner": "lesson", "module": module_id,
-                                                          "fingerprint": "shared"}), encoding="utf-8")
-            sigs = {learner: compute_signatures(module_id, module.source, bank, root=root, datasets=folder,
-                                                max_pairs=0) for learner, folder in folders.items()}
-            lesson = compute_signatures(module_id, module.source, [], root=root, datasets=shared, max_pairs=0)
-            cache[module_id] = {"root": root, "folders": folders, "sigs": sigs, "lesson": lesson, "bank": bank}
+            cache[module_id] = build(module_id, root, DRAW_LEARNERS)
         return cache[module_id]
 
     return get
 
 
-def _judge(root, folder, values_by_cell: dict, module) -> dict:
-    """{test grade_id: (passed, points)}: the real checker on the draw, as RunHiddenTests runs it."""
-    import os
-
-    from policylab.grading.checks import Checker, split_test_cell
-
-    nb = nbformat.read(module.source, as_version=4)
-    cells = {_nbgrader(c)["grade_id"]: c for c in _auto_tests(nb)}
-    jobs = [{"grade_id": gid, "code": split_test_cell(c.source).checks,
-             "values": {n: values_by_cell.get(gid, {}).get(n, {"t": "missing"})
-                        for n in split_test_cell(c.source).exported_names}}
-            for gid, c in cells.items() if gid in values_by_cell]
-    saved = os.environ.get("POLICYLAB_ROOT")
-    os.environ["POLICYLAB_ROOT"] = str(root)
-    checker = Checker(datasets=str(folder))
-    try:
-        verdicts = {v.grade_id: v for v in checker.run(jobs, timeout=300)}
-    finally:
-        checker.close()
-        if saved is None:
-            os.environ.pop("POLICYLAB_ROOT", None)
-        else:
-            os.environ["POLICYLAB_ROOT"] = saved
-    return {gid: (bool(verdicts.get(gid) and verdicts[gid].passed), float(_nbgrader(c)["points"]))
-            for gid, c in cells.items()}
-
-
-def _share(judged: dict) -> float:
-    total = sum(p for _, p in judged.values())
-    return sum(p for ok, p in judged.values() if ok) / total
-
-
 @pytest.mark.parametrize("module_id", CONVERTED)
 def test_draws_differ_and_solution_earns_full_marks_on_each(module_id, many_draws):
-    data = many_draws(module_id)
-    prints = {json_fp(f) for f in data["folders"].values()}
-    assert len(prints) == len(DRAW_LEARNERS), "two learners got the same draw"
-    for learner, folder in data["folders"].items():
-        judged = _judge(data["root"], folder, data["sigs"][learner].solution, by_id[module_id])
+    from policylab.data.draws import draw_info
+    from policylab.grading.attacks import judge
+
+    d = many_draws(module_id)
+    assert len({draw_info(f)["fingerprint"] for f in d.folders.values()}) == len(DRAW_LEARNERS), "two learners, one draw"
+    for learner, folder in d.folders.items():
+        judged = judge(module_id, d.root, folder, d.sigs[learner].solution)
         lost = [gid for gid, (ok, _) in judged.items() if not ok]
         assert not lost, f"{module_id} solution loses {lost} on {learner}'s draw"
 
 
 @pytest.mark.parametrize("module_id", CONVERTED)
 def test_every_misconception_loses_and_is_named_on_every_draw(module_id, many_draws):
+    from policylab.grading.attacks import judge
     from policylab.grading.diagnosis import diagnose
 
-    data = many_draws(module_id)
+    d = many_draws(module_id)
     kept, unnamed = [], []
-    for learner, folder in data["folders"].items():
-        sig = data["sigs"][learner]
-        for m in data["bank"]:
+    for learner, folder in d.folders.items():
+        sig = d.sigs[learner]
+        for m in d.bank:
             values = sig.misconceptions.get(m.id, {})
-            judged = _judge(data["root"], folder, values, by_id[module_id])
+            judged = judge(module_id, d.root, folder, values)
             kept += [f"{m.id} keeps {t} on {learner}" for t in m.targets if judged.get(t, (False, 0))[0]]
             errors = {m.cell: sig.errors[m.id]} if m.id in sig.errors else {}
-            unnamed += [f"{m.id} on {t} ({learner}): named {diagnose(t, values.get(t, {}), sig, data['bank'], errors).misconception!r}"
-                        for t in m.targets if t in values
-                        and diagnose(t, values[t], sig, data["bank"], errors).misconception != m.id]
+            named = {t: diagnose(t, values[t], sig, d.bank, errors).misconception for t in m.targets if t in values}
+            unnamed += [f"{m.id} on {t} ({learner}): named {n!r}" for t, n in named.items() if n != m.id]
     assert not kept, kept
     assert not unnamed, unnamed
 
@@ -309,23 +258,19 @@ def test_every_misconception_loses_and_is_named_on_every_draw(module_id, many_dr
 @pytest.mark.parametrize("module_id", CONVERTED)
 def test_copying_a_neighbour_earns_at_most_a_fifth(module_id, many_draws):
     """Learner A's answers, as constants, submitted on learner B's draw."""
-    data = many_draws(module_id)
-    learners = list(data["folders"])
-    for a, b in zip(learners, learners[1:] + learners[:1]):
-        judged = _judge(data["root"], data["folders"][b], data["sigs"][a].solution, by_id[module_id])
-        assert _share(judged) <= ATTACK_LIMIT, (
-            f"{module_id}: {a}'s answers earn {_share(judged):.0%} on {b}'s draw: {[g for g, (ok, _) in judged.items() if ok]}")
+    from policylab.grading.attacks import copy_attack
+
+    for a, b, got, passed in copy_attack(many_draws(module_id)):
+        assert got <= ATTACK_LIMIT, f"{module_id}: {a}'s answers earn {got:.0%} on {b}'s draw: {passed}"
 
 
 @pytest.mark.parametrize("module_id", CONVERTED)
 def test_replaying_the_lesson_earns_at_most_a_fifth(module_id, many_draws):
     """Every answer set to what the method gives on the shared data the lesson uses."""
-    data = many_draws(module_id)
-    for learner, folder in data["folders"].items():
-        judged = _judge(data["root"], folder, data["lesson"].solution, by_id[module_id])
-        assert _share(judged) <= ATTACK_LIMIT, (
-            f"{module_id}: the lesson's numbers earn {_share(judged):.0%} on {learner}'s draw: "
-            f"{[g for g, (ok, _) in judged.items() if ok]}")
+    from policylab.grading.attacks import lesson_attack
+
+    for learner, got, passed in lesson_attack(many_draws(module_id)):
+        assert got <= ATTACK_LIMIT, f"{module_id}: the lesson's numbers earn {got:.0%} on {learner}'s draw: {passed}"
 
 
 @pytest.mark.parametrize("module_id", CONVERTED)
@@ -333,17 +278,11 @@ def test_reference_recovers_each_draws_planted_effects(module_id, many_draws):
     from policylab.data.synth.draws.build import read_truth
     from policylab.grading.reference import compute
 
-    data = many_draws(module_id)
-    for learner, folder in data["folders"].items():
-        truth = read_truth(data["root"], learner, module_id)
-        ref = compute(module_id, folder, root=data["root"])
+    d = many_draws(module_id)
+    for learner, folder in d.folders.items():
+        truth = read_truth(d.root, learner, module_id)
+        ref = compute(module_id, folder, root=d.root)
         for effect in truth.get("effects", []):
             low, high = ref[effect["question"]][effect["interval"]]
             assert low <= effect["value"] <= high, (
                 f"{module_id} {learner}: planted {effect['name']} = {effect['value']} outside [{low}, {high}]")
-
-
-def json_fp(folder) -> str:
-    from policylab.data.draws import draw_info
-
-    return draw_info(folder)["fingerprint"]
