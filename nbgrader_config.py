@@ -22,7 +22,7 @@ c.CourseDirectory.db_url = os.environ.get(
 )
 # The misconception bank sits beside the source notebook but is never released.
 c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "misconceptions.yml",
+    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "misconceptions.yml", "reference.py",
 ]
 
 # Seconds a single cell may run during autograding before it is interrupted.
