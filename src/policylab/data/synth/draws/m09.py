@@ -40,9 +40,11 @@ def _parking(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict]:
     types = [treated_type] * n_same + [other_type] * n_other
     numbers = rng.choice(np.arange(1000, 99999), size=len(types), replace=False)
     places = rng.choice(PLACES, size=len(types), replace=False)
-    # switch dates: the fee rise between day 110 and 250; the decoy at least 45 days away
-    switch = int(rng.integers(110, 251))
-    decoy_switch = int(rng.choice([d for d in range(60, 306) if abs(d - switch) >= 45]))
+    # switch dates on working days (every lot is open, so the switch day is in every lot's data):
+    # the fee rise between day 110 and 250, the decoy at least 45 days away
+    working = [d for d in range(n_days) if days[d].dayofweek < 5 and days[d].date() not in HOLIDAYS]
+    switch = int(rng.choice([d for d in working if 110 <= d <= 250]))
+    decoy_switch = int(rng.choice([d for d in working if 60 <= d <= 305 and abs(d - switch) >= 45]))
 
     lot_rows, tariff_rows, session_parts, lot_info = [], [], [], []
     season = 1 + 0.08 * np.sin(2 * np.pi * (days.dayofyear.to_numpy() - 100) / 365.25)
