@@ -275,6 +275,9 @@ def test_replaying_the_lesson_earns_at_most_a_fifth(module_id, many_draws):
 
 @pytest.mark.parametrize("module_id", CONVERTED)
 def test_reference_recovers_each_draws_planted_effects(module_id, many_draws):
+    """The reference's interval around each estimate holds the effect the recipe planted. A 95% interval
+    misses one draw in twenty by design (measured on m09: 78 of 80), so the gate widens it to 99.9%
+    (half-width × 3.29 / 1.96): a recipe whose effect the method does not recover still fails."""
     from policylab.data.synth.draws.build import read_truth
     from policylab.grading.reference import compute
 
@@ -284,5 +287,7 @@ def test_reference_recovers_each_draws_planted_effects(module_id, many_draws):
         ref = compute(module_id, folder, root=d.root)
         for effect in truth.get("effects", []):
             low, high = ref[effect["question"]][effect["interval"]]
-            assert low <= effect["value"] <= high, (
-                f"{module_id} {learner}: planted {effect['name']} = {effect['value']} outside [{low}, {high}]")
+            centre, half = (low + high) / 2, (high - low) / 2 * 3.29 / 1.96
+            assert centre - half <= effect["value"] <= centre + half, (
+                f"{module_id} {learner}: planted {effect['name']} = {effect['value']} outside the 99.9% "
+                f"interval around [{low}, {high}]")

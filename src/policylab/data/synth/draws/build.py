@@ -24,8 +24,8 @@ import pandas as pd
 
 from policylab.data.draw_identity import DRAW_FILE, DrawError, check_learner_id, draw_info, key_id
 
-RECIPE_VERSION = 1  # bump when a recipe changes: every cached draw is rebuilt
-RECIPES = ("m01",)  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
+RECIPE_VERSION = 2  # bump when the builder changes; a recipe's own code is in each draw's fingerprint
+RECIPES = ("m01", "m09")  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
 
 
 def variants_dir(root: Path) -> Path:
@@ -66,8 +66,11 @@ def seed_for(key: bytes, module_id: str, learner: str) -> int:
 
 
 def fingerprint(key: bytes, module_id: str, learner: str) -> str:
-    """Short public name of one draw: printed by the setup cell, recorded by the grader."""
-    text = f"fp:{module_id}:{learner}:{RECIPE_VERSION}".encode("utf-8")
+    """Short public name of one draw: printed by the setup cell, recorded by the grader. It covers the
+    recipe's code, so editing a recipe rebuilds its draws (and the references cached on them)."""
+    recipe = Path(__file__).with_name(f"{module_id}.py")
+    code = hashlib.sha256(recipe.read_bytes()).hexdigest() if recipe.is_file() else ""
+    text = f"fp:{module_id}:{learner}:{RECIPE_VERSION}:{code}".encode("utf-8")
     return hmac.new(key, text, hashlib.sha256).hexdigest()[:8]
 
 

@@ -72,7 +72,7 @@ def _parking(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict]:
             hours, days_open = ("09:00", "21:00"), "평일+토요일"
             open_day = (dow != 6) & ~holiday
             lam = rng.uniform(12, 35)
-            stay_base = rng.uniform(40, 90)
+            stay_base = rng.uniform(60, 100)  # above the largest planted drop plus the season's dip
             entry_lo, entry_hi = 9 * 60, 19 * 60
         fee = (30, base_fee, 10, unit_fee, day_pass, month_pass)
         first_end = None
@@ -106,6 +106,7 @@ def _parking(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict]:
         day_idx = np.repeat(np.arange(n_days), n)
         total = int(n.sum())
         shape = 4.0
+        mu = np.maximum(mu, 10.0)  # a rare very quiet day: a stay is never shorter than minutes
         stay = np.maximum(np.round(rng.gamma(shape, mu[day_idx] / shape)), 5).astype(np.int64)
         entry_min = rng.integers(entry_lo, entry_hi, total)
         entry = days.values[day_idx] + entry_min.astype("timedelta64[m]")
