@@ -42,14 +42,14 @@ def _parking(rng: np.random.Generator) -> tuple[dict[str, pd.DataFrame], dict]:
     places = rng.choice(PLACES, size=len(types), replace=False)
     # switch dates on working days (every lot is open, so the switch day is in every lot's data):
     # the fee rise between day 110 and 250, the decoy at least 45 days away
-    working = [d for d in range(n_days) if days[d].dayofweek < 5 and days[d].date() not in HOLIDAYS]
+    working = [d for d in range(n_days) if days[d].day_of_week < 5 and days[d].date() not in HOLIDAYS]
     switch = int(rng.choice([d for d in working if 110 <= d <= 250]))
     decoy_switch = int(rng.choice([d for d in working if 60 <= d <= 305 and abs(d - switch) >= 45]))
 
     lot_rows, tariff_rows, session_parts, lot_info = [], [], [], []
-    season = 1 + 0.08 * np.sin(2 * np.pi * (days.dayofyear.to_numpy() - 100) / 365.25)
-    stay_season = 8 * np.sin(2 * np.pi * (days.dayofyear.to_numpy() - 60) / 365.25)
-    dow = days.dayofweek.to_numpy()
+    season = 1 + 0.08 * np.sin(2 * np.pi * (days.day_of_year.to_numpy() - 100) / 365.25)
+    stay_season = 8 * np.sin(2 * np.pi * (days.day_of_year.to_numpy() - 60) / 365.25)
+    dow = days.day_of_week.to_numpy()
     holiday = np.array([d.date() in HOLIDAYS for d in days])
     effect = float(-np.round(rng.uniform(10, 35), 1))            # minutes of average stay
     decoy_effect = float(-np.round(rng.uniform(5, 20), 1))
