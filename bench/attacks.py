@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             for learner in learners:
                 params = read_truth(scratch, learner, module_id).get("params", {})
                 effects = read_truth(scratch, learner, module_id).get("effects", [])
-                shown = {k: v for k, v in params.items() if not isinstance(v, (dict, list)) or len(str(v)) < 60}
+                flat = {f"{k}.{kk}" if isinstance(v, dict) else k: vv for k, v in params.items()
+                        for kk, vv in (v.items() if isinstance(v, dict) else [(None, v)])}
+                shown = {k: v for k, v in flat.items() if len(str(v)) < 60}
                 print(f"  {learner}: {shown}" + (f"; effects {[(e['name'], e['value']) for e in effects]}" if effects else ""))
             for a, b, got, passed in copy_attack(d):
                 worst = max(worst, got)

@@ -153,3 +153,25 @@ def test_variants_commands_build_the_roster_and_show_a_learners_figures(tmp_path
     wrong = subprocess.run([*cli, "variants", "build", "--module", "m02"], capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "m02" in wrong.stderr
     shutil.rmtree(root / "grading" / "variants")
+
+
+def test_a_learners_diagnosis_runs_only_the_cells_its_failed_answers_need():
+    """Per-draw signatures start a kernel per learner: cells that cannot change what the failed cells
+    read are skipped, and a cell that changes a table in place (``df[c] = …``, a method call) is kept."""
+    from nbformat.v4 import new_code_cell
+
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import needed_cells
+
+    def cell(source, gid=None):
+        return new_code_cell(source, metadata={"nbgrader": {"grade_id": gid}} if gid else {})
+
+    cells = [cell("import pandas as pd\nlots = pd.read_csv('a.csv')\nenergy = pd.read_csv('b.csv')", "setup"),
+             cell("n = len(lots)", "q1_answer"), cell("assert n > 0", "q1_tests"),
+             cell("energy['log'] = energy['kwh']", "q2_answer"), cell("energy.sort_values('log', inplace=True)"),
+             cell("fit = energy['log'].mean()", "q3_answer"), cell("assert fit", "q3_tests")]
+    index = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(cells)}
+    bank = [Misconception(id="mean-of-raw", cell="q3_answer", targets=("q3_tests",), code="fit = energy['kwh'].mean()",
+                          description="")]
+    keep = needed_cells(cells, index, bank, {"q3_tests"})
+    assert keep == {0, 3, 4, 5, 6}  # q1's cells cannot change energy: skipped

@@ -161,6 +161,42 @@ def _reads(code: str) -> set[str]:
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+def _writes(code: str) -> set[str]:
+    """Names a cell may change: bound, stored into (``df[c] = …``, ``obj.a = …``) or called a method on
+    (``lst.append(…)``, ``df.drop(…, inplace=True)``): an over-estimate, so pruning never drops a cell that matters."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return {"*"}
+    names = _assigned(code)
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            target = node
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func
+        while isinstance(target, (ast.Subscript, ast.Attribute)):
+            target = target.value
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+    return names
+
+
+def needed_cells(cells: list, index: dict, bank: list[Misconception], targets: set[str]) -> set[int]:
+    """The code cells a trial of ``bank`` on ``targets`` needs: the targets, the entries' answer cells, and
+    every earlier cell that may change a name one of them reads (transitively)."""
+    keep = {index[t] for t in targets if t in index} | {index[m.cell] for m in bank if m.cell in index} \
+        | {index[t] for m in bank for t in m.targets if t in index}
+    wanted: set[str] = set().union(*(_reads(cells[i].source) for i in keep), *(_reads(m.code) for m in bank))
+    for i in range(max(keep, default=-1), -1, -1):
+        if cells[i].cell_type != "code":
+            continue
+        if i in keep or (_writes(cells[i].source) & (wanted | {"*"})):
+            keep.add(i)
+            wanted |= _reads(cells[i].source)
+    return keep
+
+
 def _upstream(cells: list, index: dict, m: Misconception, by_cell: dict) -> list[Misconception]:
     """Misconceptions of earlier answer cells whose names flow into ``m``'s answer cell."""
     x = index[m.cell]
@@ -178,7 +214,8 @@ def _upstream(cells: list, index: dict, m: Misconception, by_cell: dict) -> list
 
 
 def compute_signatures(module_id: str, source: Path, bank: list[Misconception], *, root: Path,
-                       datasets: Path, timeout: int = 120, max_pairs: int = 200) -> Signatures:
+                       datasets: Path, timeout: int = 120, max_pairs: int = 200,
+                       targets: set[str] | None = None) -> Signatures:
     """Run the source notebook once, trying every misconception at its answer cell, and each one
     after the upstream mistakes whose values flow into it (``pairs``, at most ``max_pairs``)."""
     nb = nbformat.read(source, as_version=4)
@@ -202,6 +239,11 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
             continue
         by_cell.setdefault(index[m.cell], []).append(m)
     budget = [max_pairs]
+    # one learner's failed cells: only the cells those trials need run (a draw's kernel starts per learner)
+    keep = needed_cells(cells, index, bank, set(targets)) if targets is not None else None
+
+    def skip(i: int) -> bool:
+        return cells[i].cell_type != "code" or (keep is not None and i not in keep)
 
     env = dict(os.environ, POLICYLAB_ROOT=str(root), POLICYLAB_DATASETS=str(datasets),
                NBGRADER_EXECUTION="autograde", PYDEVD_DISABLE_FILE_VALIDATION="1")
@@ -215,7 +257,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                 """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
                 nonlocal done
                 for i in range(done, stop):
-                    if cells[i].cell_type != "code":
+                    if skip(i):
                         continue
                     outputs = kernel.run(as_run(i))
                     if _is_test(cells[i]) and record is not None:
@@ -233,7 +275,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                 kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
                 got, raised = {}, ""
                 for j in range(first, last + 1):
-                    if cells[j].cell_type != "code":
+                    if skip(j) and j not in swaps:
                         continue
                     outputs = kernel.run(swaps[j].code if j in swaps else as_run(j))
                     if j in swaps and j == max(swaps):
@@ -303,6 +345,9 @@ def cache_path(module_id: str, *, root: Path, datasets: Path | None = None,
     return base / "diagnosis" / f"{module_id}-{key}.json"
 
 
+PER_DRAW_PAIRS = int(os.environ.get("POLICYLAB_PER_DRAW_PAIRS", "0"))
+
+
 def signatures(module_id: str, *, root: Path, datasets: Path | None = None,
                targets: frozenset[str] | None = None) -> Signatures:
     """The module's signatures on ``datasets`` (default: the course's), from the cache when fresh.
@@ -327,7 +372,8 @@ def signatures(module_id: str, *, root: Path, datasets: Path | None = None,
         bank = load_bank(source_dir / "misconceptions.yml")
         if targets is not None:  # one learner's failed cells: only the entries that could explain them
             bank = [m for m in bank if set(m.targets) & targets]
-        sig = compute_signatures(module_id, sources[0], bank, root=root, datasets=datasets) if sources \
+        pairs = {} if targets is None else {"max_pairs": PER_DRAW_PAIRS, "targets": set(targets)}
+        sig = compute_signatures(module_id, sources[0], bank, root=root, datasets=datasets, **pairs) if sources \
             else Signatures(module_id)
     except BaseException as exc:
         marker.write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
