@@ -66,7 +66,7 @@ def test_the_setup_cell_says_whose_draw_it_loaded(tmp_path, monkeypatch, capsys)
     # the hub: the learner's own folder; a module not prepared yet says what to ask the trainer
     monkeypatch.setenv("POLICYLAB_DRAWS", str(mine.parent))
     assert draws.exercise_data("m01", quiet=True) == mine
-    with pytest.raises(DrawError, match="policylab variants build --modules m09"):
+    with pytest.raises(DrawError, match="policylab hub draws"):
         draws.exercise_data("m09", quiet=True)
     # the grading sandbox never builds: without the learner's draw mounted it stops
     monkeypatch.delenv("POLICYLAB_DRAWS")

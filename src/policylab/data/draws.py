@@ -66,7 +66,7 @@ def _locate(module_id: str) -> tuple[Path, str]:
         folder = Path(os.environ[DRAWS_ENV]) / module_id
         if (draw_info(folder) or {}).get("module") != module_id:
             raise DrawError(f"{folder}에 {module_id} 자료가 아직 없습니다. 강사에게 "
-                            f"`policylab variants build --modules {module_id}`를 요청하세요.")
+                            "이 모듈의 개인별 자료 준비(`policylab hub draws`)를 요청하세요.")
         return folder, ""
     learner = local_learner()
     note = ""

@@ -272,7 +272,7 @@ class WorkingCopy:
         except Exception as exc:  # noqa: BLE001 - a draw that cannot be built is recorded, never guessed
             raise DrawError(f"학습자 {learner}의 {self.module_id} 개인별 자료를 만들 수 없어 채점하지 않았습니다 "
                             f"({type(exc).__name__}: {str(exc)[:200]}). 강사가 `policylab variants build "
-                            f"--learners {learner} --modules {self.module_id}`로 원인을 확인하세요.") from exc
+                            f"--learner {learner} --module {self.module_id}`로 원인을 확인하세요.") from exc
 
     def _ended(self, learner: str) -> str:
         """How the kernel of a notebook that ran to its end ended, from the sandbox's record."""
