@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +82,11 @@ def build_course(root: Path) -> Path:
     """nbgrader_config.py copied from the repository, datasets/fees.csv, solutions/m01/m01.ipynb."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copy2(REPO / "course.yml", root / "course.yml")
+    # this tiny m01 reads the shared datasets/ (fees.csv), not a per-learner draw: not "converted"
+    course = yaml.safe_load((REPO / "course.yml").read_text(encoding="utf-8"))
+    for module in course["modules"]:
+        module.pop("converted", None)
+    (root / "course.yml").write_text(yaml.safe_dump(course, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (root / "datasets").mkdir(exist_ok=True)
     (root / "datasets" / "fees.csv").write_text(FEES, encoding="utf-8")
     (root / "solutions" / MODULE).mkdir(parents=True, exist_ok=True)
