@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO, copy_course
 
 from policylab.course.build import build_exercises
+from policylab.course.modules import load_modules
 from policylab.data import draws
 from policylab.data.draw_identity import DEMO_VARIANT_KEY, DrawError, load_variant_key
 from policylab.data.synth.draws.build import RECIPES, build_draw, draw_dir, read_truth, record_key, truth_path
@@ -145,7 +146,8 @@ def test_variants_commands_build_the_roster_and_show_a_learners_figures(tmp_path
     cli = [str(Path(sys.executable).parent / "policylab"), "--root", str(root)]
     built = subprocess.run([*cli, "variants", "build"], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
-    assert "개인별 자료 2개" in built.stdout and "데모 변형 키" in built.stderr
+    converted = [m for m in load_modules(root, ready_only=True) if m.converted]
+    assert f"개인별 자료 {2 * len(converted)}개" in built.stdout and "데모 변형 키" in built.stderr
     shown = subprocess.run([*cli, "variants", "show", "kim01", "m01"], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr
     ref = compute("m01", draw_dir(root, "kim01", "m01"), root=root)
