@@ -22,6 +22,7 @@ from pathlib import Path
 
 from policylab.course.paths import find_root
 from policylab.data.draws import draw_info, exercise_data
+from policylab.grading.signatures import cache_base
 
 _memo: dict[tuple, dict] = {}
 
@@ -37,12 +38,6 @@ def _load(path: Path):
     return module
 
 
-def _cache_dir(root: Path) -> Path:
-    base = Path(os.environ["POLICYLAB_CACHE_DIR"]) if os.environ.get("POLICYLAB_CACHE_DIR") \
-        else root / "grading" / ".cache"
-    return base / "reference"
-
-
 def compute(module_id: str, data: Path, *, root: Path | None = None) -> dict:
     """The module's reference on ``data``, from this process's memo or the cache when fresh."""
     root = Path(root or find_root())
@@ -53,7 +48,7 @@ def compute(module_id: str, data: Path, *, root: Path | None = None) -> dict:
     key = (module_id, hashlib.sha256(code).hexdigest()[:16], info.get("learner", ""), draw)
     if key in _memo:
         return _memo[key]
-    cache = _cache_dir(root) / f"{module_id}-{key[1]}-{hashlib.sha256('|'.join(key).encode()).hexdigest()[:16]}.pkl"
+    cache = cache_base(root) / "reference" / f"{module_id}-{key[1]}-{hashlib.sha256('|'.join(key).encode()).hexdigest()[:16]}.pkl"
     if info.get("fingerprint") and cache.is_file():  # only draws have a stable fingerprint to key on
         try:
             _memo[key] = pickle.loads(cache.read_bytes())

@@ -331,6 +331,13 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
     return sig
 
 
+def cache_base(root: Path) -> Path:
+    """The grader's cache folder: $POLICYLAB_CACHE_DIR (one cache for several course copies, the test
+    suite's scratch courses), else <root>/grading/.cache."""
+    return Path(os.environ["POLICYLAB_CACHE_DIR"]) if os.environ.get("POLICYLAB_CACHE_DIR") \
+        else Path(root) / "grading" / ".cache"
+
+
 def cache_path(module_id: str, *, root: Path, datasets: Path | None = None,
                targets: frozenset[str] | None = None) -> Path:
     """Where the module's signatures on ``datasets`` (only for ``targets``' test cells, if given) are cached."""
@@ -339,10 +346,7 @@ def cache_path(module_id: str, *, root: Path, datasets: Path | None = None,
     key = fingerprint(root / "solutions" / module_id, datasets)
     if targets is not None:
         key += "-" + hashlib.sha256(",".join(sorted(targets)).encode()).hexdigest()[:8]
-    # POLICYLAB_CACHE_DIR: one cache for several course copies (the test suite's scratch courses)
-    base = Path(os.environ["POLICYLAB_CACHE_DIR"]) if os.environ.get("POLICYLAB_CACHE_DIR") \
-        else root / "grading" / ".cache"
-    return base / "diagnosis" / f"{module_id}-{key}.json"
+    return cache_base(root) / "diagnosis" / f"{module_id}-{key}.json"
 
 
 PER_DRAW_PAIRS = int(os.environ.get("POLICYLAB_PER_DRAW_PAIRS", "0"))
