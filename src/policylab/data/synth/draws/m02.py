@@ -6,8 +6,9 @@ Demand is realistic: each lot has a use (commuters who stay all day, shoppers wh
 and a demand level; arrivals follow the use's hourly profile, and a car that finds the lot full is
 turned away (never recorded), so busy lots sit near capacity at weekday peaks and quiet ones well
 below. On-street lots close on Sundays and public holidays (October 2025 has six of them).
-Rejected: draws whose busiest or quietest lot by 점유율 is within a rounding of the next one, whose
-busiest by 점유율 is also the busiest by 회전율, and others where a banked mistake would be right.
+Rejected: draws whose busiest or quietest lot by 점유율 is within a rounding of the next one (2 and 1
+percentage points), whose busiest by 점유율 is also the busiest by 회전율, or where the first or last
+day of October has no entry (so a mis-written period always loses rows).
 """
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def _lots(rng) -> list[dict]:
     kinds = [kinds[i] for i in rng.permutation(n)]
     street, off = [i for i, k in enumerate(kinds) if k == "노상"], [i for i, k in enumerate(kinds) if k == "노외"]
     star = int(rng.choice(street + off))
-    turn = int(rng.choice([i for i in range(n) if i != star]))
+    turn = int(rng.choice([i for i in off if i != star]))  # open round the clock: many short stays
     quiet = int(rng.choice([i for i in range(n) if i not in (star, turn)]))
     stems = rng.choice(STEMS, size=n, replace=False)
     numbers = rng.choice(np.arange(100, 999), size=n, replace=False)
@@ -108,7 +109,7 @@ def _lots(rng) -> list[dict]:
         if i == star:
             use, level = ("mixed" if kind == "노상" else "commuter"), "busy"
         elif i == turn:
-            use, level = "shopper", str(rng.choice(["busy", "mid"]))
+            use, level = "shopper", "busy"
         elif i == quiet:
             use, level = str(rng.choice(["shopper", "mixed"] if kind == "노상" else list(USES))), "quiet"
         else:
@@ -117,8 +118,13 @@ def _lots(rng) -> list[dict]:
             spaces, hours = int(rng.integers(12, 36)), ("09:00", "21:00")
             name = f"{stems[i]}로 노상주차장"
         else:
-            spaces = int(rng.integers(6, 19)) * 5
-            hours = ("07:00", "22:00") if i == star or rng.random() < 0.4 else ("00:00", "24:00")
+            spaces = int(rng.integers(6, 15)) * 5
+            if i == star:
+                hours = ("08:00", "20:00")
+            elif i == turn:
+                hours = ("00:00", "24:00")
+            else:
+                hours = ("07:00", "22:00") if rng.random() < 0.4 else ("00:00", "24:00")
             name = f"{stems[i]} {rng.choice(OFF_NAMES[use])}"
         out.append({"id": f"351-2-{int(numbers[i]):06d}", "name": name, "kind": kind, "use": use, "level": level,
                     "spaces": spaces, "hours": hours, "stem": str(stems[i]), "grade": str(rng.choice(list(GRADES)))})
@@ -272,7 +278,7 @@ def _separates(lots: pd.DataFrame, sessions: pd.DataFrame) -> bool:
     occ = np.sort((t["occupancy"] * 100).round(1).to_numpy())
     if occ[-1] - occ[-2] < 2.0 or occ[1] - occ[0] < 1.0:           # busiest and quietest clear after rounding
         return False
-    if t["occupancy"].idxmax() == t["turnover"].idxmax() or t["occupancy"].idxmin() == t["turnover"].idxmin():
+    if t["occupancy"].idxmax() == t["turnover"].idxmax():                 # 점유율 1위 ≠ 회전율 1위
         return False
     kinds = set(t["주차장유형"])
     if kinds != {"노외", "노상"}:
