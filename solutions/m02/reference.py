@@ -73,10 +73,8 @@ def reference(data: Path) -> dict:
     return {
         "q1": {"shape": lots.shape, "columns": list(lots.columns), "names": list(lots["주차장명"]),
                "spaces": [int(x) for x in lots["주차구획수"]]},
-        "q2": {"n_rows": len(energy), "keys": sorted(zip(energy["시설코드"], energy["연월"])),
-               "bills": {(c, m): (None if pd.isna(b) else float(b))
-                         for c, m, b in zip(energy["시설코드"], energy["연월"], energy["요금"])},
-               "n_unbilled": int(energy["요금"].isna().sum())},
+        "q2": {"n_rows": len(energy), "n_unbilled": int(energy["요금"].isna().sum()),
+               "bills": energy[["시설코드", "연월", "요금"]].sort_values(["시설코드", "연월"]).reset_index(drop=True)},
         "q3": {"avg_bill": {str(k): float(v) for k, v in avg_bill.items()}},
         "q4": {"n": len(octo)},
         "q5": {"pct": {str(k): float(v) for k, v in long_share.items()}},
