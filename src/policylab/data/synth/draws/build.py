@@ -25,7 +25,7 @@ import pandas as pd
 from policylab.data.draw_identity import DRAW_FILE, DrawError, check_learner_id, draw_info, key_id
 
 RECIPE_VERSION = 2  # bump when the builder changes; a recipe's own code is in each draw's fingerprint
-RECIPES = ("m01", "m05", "m09")  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
+RECIPES = ("m01", "m02", "m05", "m09")  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
 
 
 def variants_dir(root: Path) -> Path:
@@ -82,8 +82,10 @@ def make(module_id: str, seed: int) -> tuple[dict[str, pd.DataFrame], dict]:
     return recipe.make(np.random.default_rng(seed))
 
 
-def _write_table(table: pd.DataFrame, path: Path) -> None:
-    if path.suffix == ".gz":
+def _write_table(table: pd.DataFrame | bytes, path: Path) -> None:
+    if isinstance(table, bytes):  # a file the recipe rendered itself (a CP949 CSV, an Excel report)
+        path.write_bytes(table)
+    elif path.suffix == ".gz":
         # mtime=0: the same draw gives the same bytes
         table.to_csv(path, index=False, encoding="utf-8", compression={"method": "gzip", "mtime": 0})
     else:
