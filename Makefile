@@ -23,7 +23,7 @@ BWRAP_HINT := The grading sandbox needs bubblewrap: sudo apt-get install bubblew
 
 test: $(STAMP)
 	command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } || { echo "$(BWRAP_HINT)" >&2; exit 1; }
-	$(BIN)/pytest -n 2 --dist loadgroup -q
+	$(BIN)/pytest -n 2 --dist loadgroup -q --durations=25
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab

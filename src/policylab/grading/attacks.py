@@ -49,11 +49,11 @@ def judge(module_id: str, root: Path, folder: Path, values_by_cell: dict) -> dic
                          "values": {n: values_by_cell[gid].get(n, {"t": "missing"}) for n in parts.exported_names}})
     saved = os.environ.get("POLICYLAB_ROOT")
     os.environ["POLICYLAB_ROOT"] = str(root)  # the checker finds solutions/<module>/reference.py here
-    checker = Checker(datasets=str(folder))
     try:
-        verdicts = {v.grade_id: v for v in checker.run(jobs, timeout=600)}
+        # one checker process per draw, kept for the next value set judged on it (its imports and the
+        # draw's reference are paid once, not per misconception); a draw's folder belongs to one root
+        verdicts = {v.grade_id: v for v in Checker.shared(datasets=str(folder)).run(jobs, timeout=600)}
     finally:
-        checker.close()
         if saved is None:
             os.environ.pop("POLICYLAB_ROOT", None)
         else:
