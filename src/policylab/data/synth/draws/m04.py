@@ -165,7 +165,7 @@ def _draw(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     plates, second = plates[:n], plates[n:]
     local = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 6)) for _ in range(n)]
     emails = [f"{u}{i:03d}@{rng.choice(['example.com', 'example.org', 'example.net'])}" for i, u in enumerate(local)]
-    dongs = list(rng.choice(DONGS, size=int(rng.integers(4, 7)), replace=False))
+    dongs = [str(d) for d in rng.choice(DONGS, size=int(rng.integers(4, 7)), replace=False)]
     home = rng.choice(dongs, n, p=rng.dirichlet(np.full(len(dongs), 2.0)))
     addresses = [f"{CITY} {rng.choice(ROADS)} {rng.integers(1, 300)}, {rng.integers(101, 112)}동 "
                  f"{rng.integers(1, 25)}{rng.integers(1, 5):02d}호 ({d})" for d in home]
@@ -218,7 +218,7 @@ def _draw(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     order = rng.permutation(rows)  # visits of one person are not next to each other
     out = out.iloc[order].reset_index(drop=True)
     out.attrs["planted"] = [(int(np.flatnonzero(order == i)[0]), kind, value) for i, kind, value in planted]
-    truth = {"params": {"people": n, "rows": rows, "dongs": dongs, "mobile_forms": list(forms),
+    truth = {"params": {"people": n, "rows": rows, "dongs": dongs, "mobile_forms": [str(f) for f in forms],
                         "spaced_plate_rows": int(spaced_column.sum()), "ages": [int(age0.min()), int(age0.max())]},
              "effects": []}
     return out, truth
@@ -236,6 +236,10 @@ def _count(memos: pd.Series, pattern) -> int:
 def _separates(raw: pd.DataFrame) -> bool:
     memos = raw["메모"]
     if len(raw) == SHARED["rows"]:
+        return False
+    release, age = release_of(raw), ages(raw)  # Q7 first: the check most draws fail
+    q7 = band_choice(release, age, ["성별"])
+    if q7[0] is None or q7[0] == SHARED["q7"]:
         return False
     planted = raw.attrs["planted"]
     for kind in ("휴대전화번호", "차량번호"):  # the exercise's patterns find exactly what was planted
@@ -258,8 +262,6 @@ def _separates(raw: pd.DataFrame) -> bool:
         return False
     if raw["차량번호"].str.contains(" ").sum() == 0:
         return False
-    release = release_of(raw)
-    age = ages(raw)
     by_year = pd.to_datetime(raw["이용일"], format="%Y.%m.%d").dt.year - pd.to_datetime(raw["생년월일"]).dt.year
     if ((by_year // 10) == (age // 10)).all():
         return False
@@ -272,9 +274,6 @@ def _separates(raw: pd.DataFrame) -> bool:
                 (int(people_per_class(release, [*quasi, "이용시설"]).min()),
                  int((people_per_class(release, [*quasi, "이용시설"]) < 5).sum()))}
     if len(answers6) < 4 or not 0 < (people < 5).sum() < len(raw):
-        return False
-    q7 = band_choice(release, age, ["성별"])
-    if q7[0] is None or q7[0] == SHARED["q7"]:
         return False
     table = people_table(release)
     visits = release.groupby(["행정동", "연령대"]).size().unstack(fill_value=0)
