@@ -4,7 +4,7 @@ scan for direct identifiers. Usable on real data as well as on PolicyLab's synth
 - Pseudonyms are HMAC-SHA256 with a secret key (``$POLICYLAB_PSEUDONYM_KEY``, or a key
   file named by ``$POLICYLAB_PSEUDONYM_KEY_FILE``, kept out of git). An unkeyed hash of a
   plate or phone number can be reversed by hashing every possible plate, so none is offered.
-- The scan looks for resident registration numbers, mobile and landline numbers, vehicle
+- The scan looks for resident registration numbers, mobile (also '+82 10 …') and landline numbers, vehicle
   plates and e-mail addresses in every column, free text included. Hangul is a word
   character to Python's ``re``, so ``\\b`` cannot delimit an identifier glued to Korean
   text ("연락처010-1234-5678입니다"); the patterns use explicit look-arounds instead.
@@ -254,7 +254,7 @@ REGIONS = "서울|부산|대구|인천|광주|대전|울산|세종|경기|강원
 PATTERNS: dict[str, re.Pattern] = {
     "주민등록번호": re.compile(
         _L + r"\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\s?[-–]?\s?[1-8]\d{6}" + _R),
-    "휴대전화번호": re.compile(_L + r"01[016789]" + _SEP + r"\d{3,4}" + _SEP + r"\d{4}" + _R),
+    "휴대전화번호": re.compile(_L + r"(?:\+82" + _SEP + r"1[016789]|01[016789])" + _SEP + r"\d{3,4}" + _SEP + r"\d{4}" + _R),
     "유선전화번호": re.compile(
         _L + r"(?:\(?0(?:2|[3-6][1-5]|70)\)?)" + r"[-.\s)]?" + r"\d{3,4}" + _SEP + r"\d{4}" + _R),
     "차량번호": re.compile(
