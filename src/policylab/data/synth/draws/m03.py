@@ -7,7 +7,7 @@ with many complaints but low rates); entries per day and how much the per-5-minu
 2025-01-01 raised them at the grade 1–2 paid lots; each department's answering times; a few
 complaints of the last full year never answered.
 
-The exercise reads: the lots (names, sizes, grade, fee), the sessions (entry time, minutes) and the
+The exercise reads: the lots (names, sizes, grade, fee), the sessions (entry time and minutes only) and the
 complaints (received, answered, type, facility, department). Draws are rejected unless every banked
 mistake gives a different answer from the right one (the lot with the most complaints is not the
 one with the highest rate, exactly one lot has none in the last full year, no two rates tie, some
@@ -106,7 +106,7 @@ def _sessions(rng: np.random.Generator, lots: pd.DataFrame, days: pd.DatetimeInd
         reform = lot.요금정보 == "유료" and lot.급지구분 in ("1급지", "2급지")
         street = lot.주차장유형 == "노상"
         open_day = ((dow != 6) & ~holiday) if street else np.ones(n_days, bool)
-        lam = min(lot.주차구획수, 150) * rng.uniform(0.05, 0.10) * season * open_day
+        lam = min(lot.주차구획수, 120) * rng.uniform(0.03, 0.06) * season * open_day
         lam = lam * np.where(reform & after, 1 + lift, 1.0)
         n = rng.poisson(lam)
         day_idx = np.repeat(np.arange(n_days), n)
@@ -116,11 +116,9 @@ def _sessions(rng: np.random.Generator, lots: pd.DataFrame, days: pd.DatetimeInd
         stay = np.maximum(np.round(rng.gamma(1.6, mean / 1.6)), 3).astype(np.int64)
         lo, hi = (9 * 60, 20 * 60) if street else (6 * 60, 23 * 60)
         entry = days.values[day_idx] + rng.integers(lo, hi, total).astype("timedelta64[m]")
-        parts.append(pd.DataFrame({"주차장관리번호": lot.주차장관리번호, "입차일시": entry,
-                                   "출차일시": entry + stay.astype("timedelta64[m]"), "주차시간": stay}))
+        parts.append(pd.DataFrame({"주차장관리번호": lot.주차장관리번호, "입차일시": entry, "주차시간": stay}))
     sessions = pd.concat(parts, ignore_index=True).sort_values(["입차일시", "주차장관리번호"], kind="stable")
-    for col in ("입차일시", "출차일시"):
-        sessions[col] = sessions[col].dt.strftime("%Y-%m-%d %H:%M")
+    sessions["입차일시"] = sessions["입차일시"].dt.strftime("%Y-%m-%d %H:%M")
     return sessions.reset_index(drop=True)
 
 
