@@ -49,19 +49,20 @@ def xlsx_columns() -> list[str]:
     return [f"{group}/{item}" if items else group for group, items in XLSX_GROUPS for item in (items or (None,))]
 
 
-def _xlsx_bytes(df: pd.DataFrame) -> bytes:
-    """The energy table as an Excel report: two-row merged header, text months, '1,234원' costs."""
+def energy_xlsx(rows) -> bytes:
+    """The facility team's energy report: the two-row merged header of XLSX_GROUPS, then ``rows``
+    (one list per facility-month, in xlsx_columns order); byte-identical when rebuilt. The shared
+    workbook and each learner's m02 draw (its own money format) are both written here."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    groups = XLSX_GROUPS
     wb = Workbook()
     ws = wb.active
     ws.title = "에너지사용량"
     col = 1
     bold, centre = Font(bold=True), Alignment(horizontal="center", vertical="center")
     fill = PatternFill("solid", fgColor="DDEBF7")
-    for title, items in groups:
+    for title, items in XLSX_GROUPS:
         width = len(items) if items else 1
         ws.cell(1, col, title)
         if items:
@@ -75,11 +76,8 @@ def _xlsx_bytes(df: pd.DataFrame) -> bytes:
         for c in range(1, col):
             cell = ws.cell(row, c)
             cell.font, cell.alignment, cell.fill = bold, centre, fill
-    for r in df.itertuples(index=False):
-        ws.append([r.시설코드, r.시설명, r.시설유형, r.행정동, int(r.연면적), r.연월.replace("-", "."),
-                   int(r.전력사용량), f"{int(r.전기요금):,}원", float(r.난방도일), float(r.냉방도일),
-                   r.LED교체일.replace("-", ".") if isinstance(r.LED교체일, str) else None,
-                   "Y" if r.LED적용 else "N"])
+    for row in rows:
+        ws.append(row)
     for letter, width in zip("ABCDEFGHIJKL", (9, 18, 10, 9, 11, 9, 13, 15, 9, 9, 12, 9)):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A3"
@@ -87,6 +85,15 @@ def _xlsx_bytes(df: pd.DataFrame) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return _normalize_zip(buf.getvalue())
+
+
+def _xlsx_bytes(df: pd.DataFrame) -> bytes:
+    """The energy table as an Excel report: two-row merged header, text months, '1,234원' costs."""
+    return energy_xlsx(
+        [r.시설코드, r.시설명, r.시설유형, r.행정동, int(r.연면적), r.연월.replace("-", "."),
+         int(r.전력사용량), f"{int(r.전기요금):,}원", float(r.난방도일), float(r.냉방도일),
+         r.LED교체일.replace("-", ".") if isinstance(r.LED교체일, str) else None,
+         "Y" if r.LED적용 else "N"] for r in df.itertuples(index=False))
 
 
 def _normalize_zip(data: bytes) -> bytes:

@@ -13,12 +13,11 @@ day of October has no entry (so a mis-written period always loses rows).
 from __future__ import annotations
 
 import heapq
-import io
 
 import numpy as np
 import pandas as pd
 
-from policylab.data.files import XLSX_GROUPS, Output, _normalize_zip, file_bytes
+from policylab.data.files import Output, energy_xlsx, file_bytes
 from policylab.data.synth.places import AGENCY, CITY, HOLIDAYS
 from policylab.data.synth.services import CDD_NORMAL, ENERGY_TYPES, HDD_NORMAL
 
@@ -224,39 +223,11 @@ def _energy(rng) -> tuple[pd.DataFrame, dict]:
 
 def _energy_xlsx(energy: pd.DataFrame, money: tuple[str, str]) -> bytes:
     """The facility team's report: the shared workbook's layout, this learner's money format and marker."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "에너지사용량"
-    col = 1
-    bold, centre, fill = Font(bold=True), Alignment(horizontal="center", vertical="center"), PatternFill(
-        "solid", fgColor="DDEBF7")
-    for title, items in XLSX_GROUPS:
-        width = len(items) if items else 1
-        ws.cell(1, col, title)
-        if items:
-            ws.merge_cells(start_row=1, start_column=col, end_row=1, end_column=col + width - 1)
-            for j, item in enumerate(items):
-                ws.cell(2, col + j, item)
-        else:
-            ws.merge_cells(start_row=1, start_column=col, end_row=2, end_column=col)
-        col += width
-    for row in (1, 2):
-        for c in range(1, col):
-            cell = ws.cell(row, c)
-            cell.font, cell.alignment, cell.fill = bold, centre, fill
     fmt, marker = money
-    for r in energy.itertuples(index=False):
-        bill = (marker or None) if r.미집계 else fmt.format(int(r.전기요금))
-        ws.append([r.시설코드, r.시설명, r.시설유형, r.행정동, int(r.연면적), r.연월.replace("-", "."),
-                   int(r.전력사용량), bill, float(r.난방도일), float(r.냉방도일), None, "N"])
-    ws.freeze_panes = "A3"
-    wb.properties.creator = "PolicyLab (synthetic data)"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return _normalize_zip(buf.getvalue())
+    return energy_xlsx(
+        [r.시설코드, r.시설명, r.시설유형, r.행정동, int(r.연면적), r.연월.replace("-", "."), int(r.전력사용량),
+         (marker or None) if r.미집계 else fmt.format(int(r.전기요금)), float(r.난방도일), float(r.냉방도일), None, "N"]
+        for r in energy.itertuples(index=False))
 
 
 def _stats(lots: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
