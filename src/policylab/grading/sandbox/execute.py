@@ -72,6 +72,9 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("transport", "ipc")
+        # the launcher stages, watches and tears down a bwrap sandbox around the kernel; the stock
+        # 5 s (2.5 s before SIGTERM) turns a graceful shutdown on a loaded machine into a kill
+        kwargs.setdefault("shutdown_wait_time", 10.0)
         kwargs.setdefault("client_class", "policylab.grading.sandbox.execute.SandboxKernelClient")
         super().__init__(**kwargs)
         self.transport = "ipc"

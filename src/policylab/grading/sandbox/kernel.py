@@ -329,11 +329,14 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
     drainer = threading.Thread(target=drain_stderr, daemon=True)
     drainer.start()
 
-    def on_term(signum, frame):
-        monitor.kill("terminated", f"launcher got signal {signum}")
-    signal.signal(signal.SIGTERM, on_term)
-
     exit_code = None
+
+    def on_term(signum, frame):
+        # jupyter_client sends SIGTERM when a graceful shutdown is slow; a kernel that has already
+        # reported its exit (bwrap's status fd) ended normally, however long the teardown took
+        if exit_code is None:
+            monitor.kill("terminated", f"launcher got signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
 
     def read_status_fd() -> None:
         nonlocal exit_code
