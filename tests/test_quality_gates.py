@@ -5,6 +5,8 @@ real nbgrader and real kernels (policylab.grading.batch) in a scratch copy of th
 """
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pytest
 import yaml
@@ -13,6 +15,7 @@ from nbclient import NotebookClient
 
 from policylab.course.build import build_exercises
 from policylab.course.modules import load_course, load_modules
+from policylab.course.quotes import unsupported_quotes
 from policylab.grading import states
 from policylab.grading.batch import grade_module, read_scores
 
@@ -198,7 +201,7 @@ def _execute(path):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    return learner_visible_problems(nb)
+    return nb
 
 
 def _notebooks():
@@ -209,8 +212,14 @@ def _notebooks():
 
 @pytest.mark.parametrize("path", list(_notebooks()))
 def test_notebook_runs_clean_in_a_fresh_kernel(path):
-    problems = _execute(path)
+    nb = _execute(path)
+    problems = learner_visible_problems(nb)
     assert not problems, f"{path} shows the learner errors or warnings: {problems}"
+    if path.parent.name == "notebooks":  # a lesson's prose explains its own outputs
+        manifest = json.loads((REPO / "datasets" / "MANIFEST.json").read_text(encoding="utf-8"))
+        rows = [f["rows"] for f in manifest["files"].values() if "rows" in f]
+        wrong = unsupported_quotes(nb, known=rows)
+        assert not wrong, f"{path} quotes figures its own outputs do not show: {wrong}"
 
 
 # ----------------------------------------------------------------------------- many draws (converted modules)

@@ -2,6 +2,8 @@
 """
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,10 @@ VEHICLE_CLASS_P = (0.62, 0.30, 0.08)
 DISCOUNTS = {"일반": 0.0, "경차": 0.5, "저공해": 0.5, "장애인": 0.8, "국가유공자": 0.5, "65세이상": 0.2, "다자녀": 0.5}
 DISCOUNT_P = (0.795, 0.07, 0.06, 0.03, 0.01, 0.02, 0.015)
 N_VEHICLES = 60_000
+# LOT_DEMAND's volumes are relative (complaints use them as weights); sessions are this many times
+# them at every lot but the free-to-paid lot and its comparison lots, whose additive daily model
+# carries the planted DiD effect and whose parks stay quiet.
+DEMAND_SCALE = 3.0
 
 
 def _daily_entries(rng: np.random.Generator, cal: pd.DataFrame) -> np.ndarray:
@@ -53,10 +59,29 @@ def _daily_entries(rng: np.random.Generator, cal: pd.DataFrame) -> np.ndarray:
         else:
             dow = np.array(DOW[profile])[cal["dow"].to_numpy()]
             dow = np.where(cal["holiday"].to_numpy(), DOW[profile][6], dow)
-            mu[i] = base * dow * season * (1 + 0.03 * years)
+            mu[i] = DEMAND_SCALE * base * dow * season * (1 + 0.03 * years)
         if kind == "노상":  # kerbside lots operate Monday to Saturday, not on holidays
             mu[i] = np.where(cal["offday"].to_numpy(), 0.0, mu[i])
     return np.clip(mu, 0, None)
+
+
+def _admitted(lot_idx: np.ndarray, entry: np.ndarray, exit_: np.ndarray) -> np.ndarray:
+    """Which arrivals find a free space: busy lots fill at weekday peaks and turn the rest away."""
+    spaces = np.array([lot[6] for lot in LOTS])
+    keep = np.ones(len(lot_idx), bool)
+    for i in range(len(LOTS)):
+        at = np.flatnonzero(lot_idx == i)
+        at = at[np.argsort(entry[at], kind="stable")]
+        parked: list[int] = []  # exit times of the cars inside (a heap)
+        cap = spaces[i]
+        for j, start, end in zip(at, entry[at].tolist(), exit_[at].tolist()):
+            while parked and parked[0] <= start:
+                heapq.heappop(parked)
+            if len(parked) >= cap:
+                keep[j] = False
+            else:
+                heapq.heappush(parked, end)
+    return keep
 
 
 def make_parking_sessions(rng: np.random.Generator) -> pd.DataFrame:
@@ -91,6 +116,12 @@ def make_parking_sessions(rng: np.random.Generator) -> pd.DataFrame:
     entry = np.where(on_street, 9 * 60 + np.floor(rng.random(n) * (window + 1)).astype(np.int64), entry)
     entry_at = days + entry.astype("timedelta64[m]")
     exit_at = entry_at + minutes.astype("timedelta64[m]")
+
+    # a full lot turns cars away (만차): they leave no record
+    admitted = _admitted(lot_idx, entry_at.astype(np.int64), exit_at.astype(np.int64))
+    lot_idx, day_idx, days, months, moy = (a[admitted] for a in (lot_idx, day_idx, days, months, moy))
+    minutes, entry_at, exit_at, long_ = (a[admitted] for a in (minutes, entry_at, exit_at, long_))
+    n = len(lot_idx)
 
     # vehicles: each has a home lot it mostly uses, a fee class and a discount class
     volume = np.array([LOT_DEMAND[number][0] for number, *_ in LOTS], float)
