@@ -44,9 +44,11 @@ def _z_p(x1: float, n1: int, x2: float, n2: int, alternative: str = "two-sided")
     return {"two-sided": 2 * _phi_sf(abs(z)), "smaller": 1 - _phi_sf(z), "larger": _phi_sf(z)}[alternative]
 
 
-def _welch_p(a: np.ndarray, b: np.ndarray, alternative: str = "two-sided") -> float:
-    from scipy import stats
-    return float(stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue)
+def _welch_p(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p of the difference of two means (normal approximation: each arm has 800+ bookers, so
+    Welch's t is within a hair of it; only used to tell the banked answers apart)."""
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    return 2 * _phi_sf(abs(a.mean() - b.mean()) / se)
 
 
 def _n_per_arm(p_new: float, p_base: float, *, two_sided: bool, h: float | None = None) -> int:
@@ -82,9 +84,10 @@ def _separates(d: dict) -> bool:
     p_one = _z_p(ns[2], n[2], ns[1], n[1], "smaller")
     if not (1e-6 < p_one < 0.4):
         return False
-    # Q4: pooled two-sided p is not the per-arm p, and not the one-sided one
+    # Q4: pooled two-sided p is not the per-arm p, and halving it (one-sided) moves it beyond the detector's
+    # absolute tolerance (1e-9)
     p_pool = _z_p(ns[1] + ns[2], n[1] + n[2], ns[0], n[0])
-    if not (_far(p_pool, _z_p(ns[1], n[1], ns[0], n[0])) and 1e-12 < p_pool < 0.5):
+    if not (_far(p_pool, _z_p(ns[1], n[1], ns[0], n[0])) and 1e-6 < p_pool < 0.5):
         return False
     # Q5: the count outcome's Welch p differs from a proportions test on "booked again at all", and the
     # other comparisons
@@ -106,7 +109,7 @@ def _separates(d: dict) -> bool:
 
 
 def _draw(rng: np.random.Generator) -> tuple[dict, dict]:
-    n = int(rng.integers(3600, 7201))
+    n = int(rng.integers(3000, 6001))
     arm = rng.integers(0, 3, n)                     # simple randomization: about a third each
     fac = rng.choice(len(FACILITIES), n, p=rng.dirichlet([6, 5, 4]))
     court = np.empty(n, dtype=object)
@@ -118,8 +121,8 @@ def _draw(rng: np.random.Generator) -> tuple[dict, dict]:
 
     base_noshow = float(rng.uniform(0.10, 0.20))
     base_cancel = float(rng.uniform(0.05, 0.10))
-    tau_remind = float(rng.uniform(0.02, 0.05))             # the plain reminder's cut in no-shows
-    tau_link = tau_remind + float(rng.uniform(0.0, 0.03))   # the link's extra cut may be small
+    tau_remind = float(rng.uniform(0.015, 0.045))             # the plain reminder's cut in no-shows
+    tau_link = tau_remind + float(rng.uniform(0.0, 0.025))   # the link's extra cut may be small
     up_remind, up_link = float(rng.uniform(0.005, 0.02)), float(rng.uniform(0.02, 0.06))
     shift = 0.04 * (outside - outside.mean()) + 0.02 * (weekend - weekend.mean())
     p_noshow = base_noshow + shift - np.array([0.0, tau_remind, tau_link])[arm]
