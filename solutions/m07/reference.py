@@ -57,7 +57,8 @@ def reference(data: Path) -> dict:
     sizes = {math.ceil(NormalIndPower().solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=1.0,
                                                     alternative="smaller")),
              math.ceil(NormalIndPower().solve_power(effect_size=-h, alpha=0.05, power=0.8, ratio=1.0,
-                                                    alternative="larger"))}
+                                                    alternative="larger")),
+             math.ceil(2 * ((stats.norm.ppf(0.95) + stats.norm.ppf(0.8)) / h) ** 2)}  # the same formula by hand
 
     return {
         "q1": {"noshow_rates": {a: float(r) for a, r in rate.items()}},
