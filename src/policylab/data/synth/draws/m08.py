@@ -95,18 +95,22 @@ def _draw(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
               "type_counts": {k: int(c) for k, c in zip(kinds, counts)},
               "kwh_per_m2_by_type": {k: round(v, 2) for k, v in intensity.items()},
               "direct_log_per_hour": round(beta, 6), "visitor_elasticity": round(gamma, 4),
-              "visitors_log_per_hour": round(delta, 6), "total_log_per_hour": round(beta + gamma * delta, 6)}
+              "visitors_log_per_hour": round(delta, 6), "total_log_per_hour": round(beta + gamma * delta, 8)}
     return energy, params
 
 
 def _separates(energy: pd.DataFrame) -> bool:
-    """The banked mistakes of Q2 give values of their own: leaving the type out or adding the visitors
-    (the mediator) moves the estimate well away from the total effect, on this draw's data."""
+    """The banked mistakes give values of their own: leaving the type out or adding the visitors (the
+    mediator) moves Q2's estimate well away from the total effect, and the ordinary standard error is not
+    the robust one (Q3, Q4), on this draw's data."""
     fits = {name: smf.ols(BASE + extra, data=energy).fit() for name, extra in
             {"right": " + C(시설유형)", "no_type": "", "mediator": " + C(시설유형) + np.log(이용객수)"}.items()}
     b = {name: float(f.params["운영시간"]) for name, f in fits.items()}
     se = float(fits["right"].bse["운영시간"])
     if b["right"] <= 0 or se > 0.25 * b["right"]:
+        return False
+    hc3 = float(smf.ols(BASE + " + C(시설유형)", data=energy).fit(cov_type="HC3").bse["운영시간"])
+    if abs(hc3 - se) < 0.02 * se:            # the ordinary and the robust error must differ (Q3, Q4)
         return False
     if abs(b["no_type"] - b["right"]) < max(0.3 * b["right"], 4 * se):
         return False
