@@ -25,7 +25,7 @@ import pandas as pd
 from policylab.data.draw_identity import DRAW_FILE, DrawError, check_learner_id, draw_info, key_id
 
 RECIPE_VERSION = 2  # bump when the builder changes; a recipe's own code is in each draw's fingerprint
-RECIPES = ("m01", "m02", "m03", "m04", "m05", "m06", "m09")  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
+RECIPES = ("m01", "m02", "m03", "m04", "m05", "m06", "m09", "m13")  # modules whose exercise reads a per-learner draw (course.yml marks them converted)
 
 
 def variants_dir(root: Path) -> Path:
