@@ -148,3 +148,33 @@ def test_an_unseeded_draw_is_named_by_its_spread_and_a_far_value_is_not():
     shifted = {"boot": encode(np.random.default_rng(5).normal(80, 6, 2000)), "ci": encode((68.0, 92.0))}
     assert diagnose("q7_tests", shifted, sig, bank).misconception is None
     assert diagnose("q7_tests", run(606), sig, bank).misconception is None  # the seeded answer is right
+
+
+def test_a_kept_kernel_gives_each_draw_what_a_fresh_kernel_gives(tmp_path):
+    """A grading worker resets one trusted kernel between learners instead of starting one per draw:
+    the reset must leave nothing of the last draw (names, files, the datasets it read)."""
+    from policylab.data.synth.draws.build import build_draw
+    from policylab.grading import signatures as sigs
+
+    key = b"a-test-variant-key-that-is-long-enough"
+    source = REPO / "solutions" / "m01" / "m01.ipynb"
+    bank = load_bank(REPO / "solutions" / "m01" / "misconceptions.yml")
+    target = bank[0].targets[0]
+    bank = [m for m in bank if target in m.targets]  # what one learner's failed cell asks for
+    draws = [build_draw("m01", learner, key=key, root=tmp_path) for learner in ("kim01", "lee02")]
+
+    def compute(data):
+        return sigs.compute_signatures("m01", source, bank, root=REPO, datasets=data, targets={target})
+
+    fresh = [compute(d).to_json() for d in draws]
+    assert fresh[0] != fresh[1]  # two draws, two sets of values: a leak would show
+    sigs.keep_kernels(True)
+    try:
+        first = compute(draws[0])
+        kept = next(iter(sigs._parked.values()))
+        second = compute(draws[1])
+        assert next(iter(sigs._parked.values())) is kept  # the same kernel served both draws
+        assert [first.to_json(), second.to_json()] == fresh
+    finally:
+        sigs.keep_kernels(False)
+    assert not sigs._parked and not kept.started

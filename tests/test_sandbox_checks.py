@@ -137,10 +137,15 @@ def test_long_outputs_are_cut_with_a_korean_note():
     assert len(error.traceback) == 21 and "생략" in error.traceback[10]
 
 
-def test_shared_checker_is_replaced_when_the_datasets_change_or_it_dies():
+def test_shared_checker_outlives_a_change_of_datasets_and_is_replaced_when_it_dies():
+    # one checker per grader process, across learners: each job's checks see that job's datasets
+    where = "import os\nassert os.environ['POLICYLAB_DATASETS'] == expected, os.environ['POLICYLAB_DATASETS']"
     first = Checker.shared(datasets="/a")
+    assert first.run([{"grade_id": "a", "code": where, "values": {"expected": encode("/a")}}], timeout=60)[0].passed
     second = Checker.shared(datasets="/b")
-    assert second is not first and first.proc.poll() is not None
+    assert second is first and first.proc.poll() is None
+    verdict = second.run([{"grade_id": "b", "code": where, "values": {"expected": encode("/b")}}], timeout=60)[0]
+    assert verdict.passed, verdict
     second.proc.kill()
     second.proc.wait()
     third = Checker.shared(datasets="/b")

@@ -155,9 +155,24 @@ class WorkingCopy:
         self.coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
         self.autograde_class = _autograde_class()
+        # the checker (policylab.grading.checks) serves every learner of this batch: started now,
+        # its imports overlap the first kernel instead of waiting for the first test cell
+        from policylab.grading.checks import Checker
+
+        Checker.shared(datasets=os.environ["POLICYLAB_DATASETS"])
+        # and the diagnosis's trusted kernel (our solution code only) is reset, not restarted, between draws
+        from policylab.grading.signatures import keep_kernels
+
+        keep_kernels(True)
 
     def close(self) -> None:
-        """Remove the kernel socket folder (the working copy itself is the parent's to remove)."""
+        """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove)."""
+        from policylab.grading.checks import Checker
+        from policylab.grading.signatures import keep_kernels
+
+        keep_kernels(False)
+        if Checker._shared is not None:
+            Checker._shared.close()
         if getattr(self, "sockets", None) is not None:
             shutil.rmtree(self.sockets, ignore_errors=True)
 

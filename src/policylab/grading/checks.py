@@ -182,6 +182,8 @@ def _serve() -> None:
     """The checker process: one JSON job per line on stdin, one JSON answer per line on stdout."""
     out = sys.stdout
     sys.stdout = sys.stderr  # prints in checks must not corrupt the protocol
+    import numpy  # noqa: F401 - every job decodes into these: imported while the first kernel runs
+    import pandas  # noqa: F401
     for line in sys.stdin:
         job = json.loads(line)
         if job.get("datasets"):
@@ -192,7 +194,13 @@ def _serve() -> None:
 
 
 class Checker:
-    """A fresh Python process that runs test cells' checks; reused by one grader process."""
+    """A Python process of the grader's own that runs test cells' checks; one per grader process.
+
+    It lives as long as its grader (a batch's worker), across learners: each job names the datasets
+    folder (the learner's draw) its checks read, so the imports and the reference layer's per-draw
+    memo are paid once per process, not once per notebook. Nothing of a learner's reaches it but
+    decoded plain values, in a fresh namespace per cell; a hang or crash replaces it.
+    """
 
     _lock = threading.RLock()
     _shared: "Checker | None" = None
@@ -208,11 +216,13 @@ class Checker:
 
     @classmethod
     def shared(cls, *, datasets: str | None = None) -> "Checker":
+        """This process's checker (started on first use, replaced if it died), set to ``datasets``."""
         with cls._lock:
-            if cls._shared is None or cls._shared.proc.poll() is not None or cls._shared.datasets != datasets:
+            if cls._shared is None or cls._shared.proc.poll() is not None:
                 if cls._shared is not None:
                     cls._shared.close()
                 cls._shared = cls(datasets=datasets)
+            cls._shared.datasets = datasets
             return cls._shared
 
     def run(self, cells: list[dict], *, timeout: float) -> list[Verdict]:

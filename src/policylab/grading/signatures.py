@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +116,9 @@ class _Kernel:
         from nbclient import NotebookClient
 
         self.nb = nbformat.v4.new_notebook(cells=[])
+        # stopped at once, not asked to exit: nothing in a trusted trial kernel needs saving (about 0.5 s a stop)
         self.client = NotebookClient(self.nb, kernel_name="python3", timeout=timeout, allow_errors=True,
-                                     resources={"metadata": {"path": str(cwd)}})
+                                     shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
         self.env, self.cells, self.started, self.cwd = env, cells, False, cwd
 
     def start(self) -> None:
@@ -142,6 +144,61 @@ class _Kernel:
         self.nb.cells = [cell]
         self.client.execute_cell(cell, 0, store_history=False)
         return cell.outputs
+
+    def reset(self, cells: list, env: dict) -> bool:
+        """Ready for another draw of the same module: an empty namespace, an empty working folder and
+        that draw's environment (the modules it imported stay loaded: that is the saving)."""
+        if not self.started or not self.client.km or not self.client.kc:
+            return False
+        for path in self.cwd.iterdir():
+            if not path.name.startswith("kernel-ipc"):
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        changed = {k: env[k] for k in ("POLICYLAB_ROOT", "POLICYLAB_DATASETS") if k in env}
+        try:
+            outputs = self.run(f"%reset -f\nimport os as _os\n_os.environ.update({changed!r})\ndel _os\n")
+        except Exception:  # noqa: BLE001 - a kernel that cannot take a cell is not reused
+            return False
+        if any(o.get("output_type") == "error" for o in outputs):
+            return False
+        self.cells, self.env = cells, env
+        return True
+
+
+# Trusted kernels kept between learners by a grading worker (keep_kernels): source notebook → kernel.
+_parked: dict[str, _Kernel] = {}
+_keep = False
+
+
+def keep_kernels(keep: bool = True) -> None:
+    """Let a process that diagnoses many draws of one module reuse its trusted kernel across them
+    (a grading worker); ``False`` stops the parked kernels."""
+    global _keep
+    _keep = keep
+    if not keep:
+        while _parked:
+            kernel = _parked.popitem()[1]
+            kernel.stop()
+            shutil.rmtree(kernel.cwd, ignore_errors=True)
+
+
+def _kernel_for(source: Path, cells: list, env: dict, timeout: int) -> _Kernel:
+    kernel = _parked.pop(str(source), None)
+    if kernel is not None:
+        if kernel.reset(cells, env):
+            return kernel
+        kernel.stop()
+        shutil.rmtree(kernel.cwd, ignore_errors=True)
+    kernel = _Kernel(cells, cwd=Path(tempfile.mkdtemp(prefix="policylab-signatures-")), env=env, timeout=timeout)
+    kernel.start()
+    return kernel
+
+
+def _release(source: Path, kernel: _Kernel, ok: bool) -> None:
+    if _keep and ok and kernel.started and str(source) not in _parked:
+        _parked[str(source)] = kernel
+        return
+    kernel.stop()
+    shutil.rmtree(kernel.cwd, ignore_errors=True)
 
 
 def _exports(outputs: list, nonce: str, grade_id: str) -> dict | None:
@@ -247,87 +304,87 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
 
     env = dict(os.environ, POLICYLAB_ROOT=str(root), POLICYLAB_DATASETS=str(datasets),
                NBGRADER_EXECUTION="autograde", PYDEVD_DISABLE_FILE_VALIDATION="1")
-    with tempfile.TemporaryDirectory(prefix="policylab-signatures-") as cwd:
-        kernel = _Kernel(cells, cwd=Path(cwd), env=env, timeout=timeout)
-        kernel.start()
-        try:
-            done = 0  # cells 0..done-1 have run in order, cleanly
+    kernel = _kernel_for(source, cells, env, timeout)
+    ok = False
+    try:
+        done = 0  # cells 0..done-1 have run in order, cleanly
 
-            def run_through(stop: int, record: dict | None) -> None:
-                """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
-                nonlocal done
-                for i in range(done, stop):
-                    if skip(i):
-                        continue
-                    outputs = kernel.run(as_run(i))
-                    if _is_test(cells[i]) and record is not None:
-                        values = _exports(outputs, nonce, _meta(cells[i])["grade_id"])
-                        if values is not None:
-                            record[_meta(cells[i])["grade_id"]] = values
-                done = max(done, stop)
-
-            def trial(swaps: dict[int, Misconception], last: int, targets: tuple[str, ...]) -> tuple[dict, str]:
-                """Cells from the first swapped one to ``last`` with the swaps; then back to the solution."""
-                nonlocal done
-                first = min(swaps)
-                code = [j for j in range(first, last + 1) if cells[j].cell_type == "code" and not _is_test(cells[j])]
-                forget = set().union(*(_assigned(cells[j].source) for j in code), *(_assigned(m.code) for m in swaps.values()))
-                kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
-                got, raised = {}, ""
-                for j in range(first, last + 1):
-                    if skip(j) and j not in swaps:
-                        continue
-                    outputs = kernel.run(swaps[j].code if j in swaps else as_run(j))
-                    if j in swaps and j == max(swaps):
-                        raised = next((o.get("ename", "") for o in outputs if o.get("output_type") == "error"), "")
-                    gid = _meta(cells[j]).get("grade_id")
-                    if _is_test(cells[j]) and gid in targets:
-                        values = _exports(outputs, nonce, gid)
-                        if values is not None:
-                            got[gid] = values
-                restored: dict = {}
-                done = first
-                run_through(last + 1, restored)
-                if any(restored.get(t) != sig.solution.get(t) for t in restored):  # a trial left a trace
-                    kernel.start()
-                    done = 0
-                    run_through(last + 1, None)
-                return got, raised
-
-            for i in range(len(cells)):
-                trials = by_cell.get(i, [])
-                if not trials:
-                    if i >= done:
-                        run_through(i + 1, sig.solution)
+        def run_through(stop: int, record: dict | None) -> None:
+            """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
+            nonlocal done
+            for i in range(done, stop):
+                if skip(i):
                     continue
-                if i < done:  # an earlier trial block ran past this answer: start clean
-                    kernel.start()
-                    done = 0
-                    run_through(i, None)
-                last = max(index[t] for m in trials for t in m.targets)
-                run_through(last + 1, sig.solution)
-                for m in trials:
-                    got, raised = trial({i: m}, last, m.targets)
-                    sig.misconceptions[m.id] = got
-                    if RANDOM.search(m.code):  # unseeded draws: run again; if values wander, see how far
-                        again = [trial({i: m}, last, m.targets)[0]]
-                        if again[0] != got:
-                            again += [trial({i: m}, last, m.targets)[0] for _ in range(REPEATS - 1)]
-                            sig.repeats[m.id] = again
-                    if raised:
-                        sig.errors[m.id] = raised
-                    if len(got) < len(m.targets):
-                        sig.failed[m.id] = "a test cell did not export values"
-                    for u in _upstream(cells, index, m, by_cell):
-                        if budget[0] <= 0:
-                            break
-                        budget[0] -= 1
-                        if u.id not in sig.upstream or any(t not in sig.upstream[u.id] for t in m.targets):
-                            alone, _ = trial({index[u.cell]: u}, last, m.targets)
-                            sig.upstream.setdefault(u.id, {}).update(alone)
-                        sig.pairs[f"{u.id}+{m.id}"] = trial({index[u.cell]: u, i: m}, last, m.targets)[0]
-        finally:
-            kernel.stop()
+                outputs = kernel.run(as_run(i))
+                if _is_test(cells[i]) and record is not None:
+                    values = _exports(outputs, nonce, _meta(cells[i])["grade_id"])
+                    if values is not None:
+                        record[_meta(cells[i])["grade_id"]] = values
+            done = max(done, stop)
+
+        def trial(swaps: dict[int, Misconception], last: int, targets: tuple[str, ...]) -> tuple[dict, str]:
+            """Cells from the first swapped one to ``last`` with the swaps; then back to the solution."""
+            nonlocal done
+            first = min(swaps)
+            code = [j for j in range(first, last + 1) if cells[j].cell_type == "code" and not _is_test(cells[j])]
+            forget = set().union(*(_assigned(cells[j].source) for j in code), *(_assigned(m.code) for m in swaps.values()))
+            kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
+            got, raised = {}, ""
+            for j in range(first, last + 1):
+                if skip(j) and j not in swaps:
+                    continue
+                outputs = kernel.run(swaps[j].code if j in swaps else as_run(j))
+                if j in swaps and j == max(swaps):
+                    raised = next((o.get("ename", "") for o in outputs if o.get("output_type") == "error"), "")
+                gid = _meta(cells[j]).get("grade_id")
+                if _is_test(cells[j]) and gid in targets:
+                    values = _exports(outputs, nonce, gid)
+                    if values is not None:
+                        got[gid] = values
+            restored: dict = {}
+            done = first
+            run_through(last + 1, restored)
+            if any(restored.get(t) != sig.solution.get(t) for t in restored):  # a trial left a trace
+                kernel.start()
+                done = 0
+                run_through(last + 1, None)
+            return got, raised
+
+        for i in range(len(cells)):
+            trials = by_cell.get(i, [])
+            if not trials:
+                if i >= done:
+                    run_through(i + 1, sig.solution)
+                continue
+            if i < done:  # an earlier trial block ran past this answer: start clean
+                kernel.start()
+                done = 0
+                run_through(i, None)
+            last = max(index[t] for m in trials for t in m.targets)
+            run_through(last + 1, sig.solution)
+            for m in trials:
+                got, raised = trial({i: m}, last, m.targets)
+                sig.misconceptions[m.id] = got
+                if RANDOM.search(m.code):  # unseeded draws: run again; if values wander, see how far
+                    again = [trial({i: m}, last, m.targets)[0]]
+                    if again[0] != got:
+                        again += [trial({i: m}, last, m.targets)[0] for _ in range(REPEATS - 1)]
+                        sig.repeats[m.id] = again
+                if raised:
+                    sig.errors[m.id] = raised
+                if len(got) < len(m.targets):
+                    sig.failed[m.id] = "a test cell did not export values"
+                for u in _upstream(cells, index, m, by_cell):
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                    if u.id not in sig.upstream or any(t not in sig.upstream[u.id] for t in m.targets):
+                        alone, _ = trial({index[u.cell]: u}, last, m.targets)
+                        sig.upstream.setdefault(u.id, {}).update(alone)
+                    sig.pairs[f"{u.id}+{m.id}"] = trial({index[u.cell]: u, i: m}, last, m.targets)[0]
+        ok = True
+    finally:
+        _release(source, kernel, ok)
     return sig
 
 
