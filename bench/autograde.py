@@ -12,6 +12,7 @@ scratch copy is graded with `--no-sandbox` to show what the sandbox costs per no
     .venv/bin/python bench/autograde.py                 # 48 learners of m01, fast broken kinds
     .venv/bin/python bench/autograde.py --learners 80 --broken none --workers 2 --repeat 3
     .venv/bin/python bench/autograde.py --module m09 --baseline 589cfae   # per-learner draws vs m09 before them
+    .venv/bin/python bench/autograde.py --course              # every ready module, the demo's 30 learners
 
 A converted module (course.yml ``converted: true``) grades each learner on their own draw. Stock nbgrader
 has one process for the whole cohort and no notion of a learner's data, so its side runs one
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import resource
 import shutil
@@ -42,10 +44,20 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _course(dest: Path, module_id: str, rev: str | None = None) -> Path:
+def _course(dest: Path, module_id: str | list[str], rev: str | None = None) -> Path:
     """A scratch course; ``rev``: the module's sources and course.yml as they were at that git revision."""
     from policylab.course.build import build_exercises
 
+    if isinstance(module_id, list):  # the whole course (--course): every ready module's sources
+        dest.mkdir(parents=True)
+        for name in ("nbgrader_config.py", "course.yml"):
+            shutil.copy2(REPO / name, dest / name)
+        for m in module_id:
+            shutil.copytree(REPO / "solutions" / m, dest / "solutions" / m)
+        (dest / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
+        (dest / "grading").mkdir()
+        build_exercises(root=dest, modules=module_id)
+        return dest
     dest.mkdir(parents=True)
     for name in ("nbgrader_config.py", "course.yml"):
         shutil.copy2(REPO / name, dest / name)
@@ -94,7 +106,8 @@ def _timed(cmd, root: Path, log: Path) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", default="m01")
-    parser.add_argument("--learners", type=int, default=48, help="simulated learners (about 95%% submit)")
+    parser.add_argument("--learners", type=int, default=None,
+                        help="simulated learners (about 95%% submit; default 48, with --course 30)")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--workers", type=int, default=None, help="policylab grade --workers (default: cores)")
     parser.add_argument("--broken", choices=("none", "fast", "all"), default="fast",
@@ -104,7 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses and logs")
     parser.add_argument("--baseline", default=None, metavar="REV",
                         help="also grade the module as it was at this git revision (policylab grade, same cohort)")
+    parser.add_argument("--course", action="store_true",
+                        help="every ready module, the demo's cohort (default 30 learners); stock on a sample")
+    parser.add_argument("--stock-sample", type=int, default=6, metavar="K",
+                        help="--course: learners per module graded by stock nbgrader (its seconds per notebook "
+                             "come from them; scores are compared on them)")
+    parser.add_argument("--modules", default=None, help="--course: only these modules (comma-separated)")
     args = parser.parse_args(argv)
+    if args.course:
+        return course_main(args, learners=args.learners or 30)
+    args.learners = args.learners or 48
 
     from policylab.demo.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
     from policylab.grading import states
@@ -227,6 +249,79 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def course_main(args, *, learners: int) -> int:
+    """The whole course: stock serial ``nbgrader autograde`` on a sample of each module's cohort,
+    ``policylab grade`` on all of it, seconds per notebook per module and the overall ratio."""
+    from policylab.course.modules import load_modules
+    from policylab.demo.cohort import FAST_BROKEN_KINDS, simulate_cohort
+    from policylab.grading import states
+    from policylab.grading.batch import read_scores
+    from policylab.grading.variants import build_variants
+
+    modules = [m.id for m in load_modules(REPO, ready_only=True)]
+    if args.modules:
+        modules = [m for m in modules if m in args.modules.split(",")]
+    scratch = Path(tempfile.mkdtemp(prefix="policylab-bench-course-"))
+    try:
+        stock_root, ours_root = _course(scratch / "stock", modules), _course(scratch / "policylab", modules)
+        cohort = simulate_cohort(modules, root=stock_root, learners=learners, seed=args.seed, broken=FAST_BROKEN_KINDS)
+        simulate_cohort(modules, root=ours_root, learners=learners, seed=args.seed, broken=FAST_BROKEN_KINDS)
+        everyone = sorted({s.learner for s in cohort.submissions})
+        draws = {}
+        for root in (stock_root, ours_root):   # before any clock: a trainer builds draws at release
+            draws[root] = {(l, m): f for l, m, f, _ in build_variants(root, learners=everyone, modules=modules)}
+        print(f"whole course: {len(modules)} modules, {len(cohort.submissions)} submissions from {learners} simulated "
+              f"learners (the demo's cohort: fast broken kinds included); {os.cpu_count()} cores, load average "
+              f"{os.getloadavg()[0]:.1f} at the start")
+        print(f"stock nbgrader grades a sample of {args.stock_sample} submitters per module, serially, one "
+              "`nbgrader autograde --student` each with that learner's draw as the datasets (its only way to give a "
+              "learner their data); its seconds per notebook come from the sample. policylab grade grades everyone.")
+        print(f"{'module':<8}{'n':>4}{'stock s/nb':>12}{'policylab s/nb':>16}{'ratio':>8}{'  scores (sample)':<20}")
+        total_stock = total_ours = 0.0
+        rng = random.Random(args.seed)
+        failed = False
+        for module_id in modules:
+            subs = sorted({s.learner for s in cohort.submissions if s.module == module_id})
+            n = len(subs)
+            sample = sorted(rng.sample(subs, min(args.stock_sample, n)))
+            stock_cmd = [([str(BIN / "nbgrader"), "autograde", module_id, "--force", "--student", l],
+                          {"POLICYLAB_DATASETS": str(draws[stock_root][(l, module_id)])}) for l in sample]
+            ours_cmd = [str(BIN / "policylab"), "--root", str(ours_root), "grade", module_id, "--force"]
+            if args.workers:
+                ours_cmd += ["--workers", str(args.workers)]
+            st, _ = _timed(stock_cmd, stock_root, scratch / f"stock-{module_id}.log")
+            ou, _ = _timed(ours_cmd, ours_root, scratch / f"policylab-{module_id}.log")
+            stock_nb, ours_nb = st / len(sample), ou / n
+            total_stock += stock_nb * n
+            total_ours += ou
+            stock, ours = read_scores(module_id, root=stock_root), read_scores(module_id, root=ours_root)
+            recorded = states.read_states(ours_root, module_id)
+            unreadable = {l for (l, _), r in recorded.items() if r.state == states.UNREADABLE}
+            compared = [l for l in sample if l not in unreadable and l in stock]
+            # stock crashes (and scores 0) on copy-pasted nbgrader cells; PolicyLab grades them as tampered
+            crashed = [l for l in compared if stock.get(l) != ours.get(l)
+                       and recorded[(l, module_id)].state == states.TAMPERED
+                       and f"for student '{l}'" in (scratch / f"stock-{module_id}.log").read_text(errors="replace")]
+            differ = [l for l in compared if stock.get(l) != ours.get(l) and l not in crashed]
+            failed |= bool(differ)
+            verdict = (f"identical on {len(compared) - len(crashed)}" if not differ else f"{len(differ)} DIFFER") \
+                + (f", {len(crashed)} stock crash" if crashed else "")
+            print(f"{module_id:<8}{n:>4}{stock_nb:>12.2f}{ours_nb:>16.2f}{stock_nb / ours_nb:>7.2f}x  {verdict}",
+                  flush=True)
+            for l in differ[:5]:
+                print(f"    {l}: stock {stock.get(l)} != policylab {ours.get(l)}")
+        workers = args.workers or os.cpu_count()
+        print(f"whole course: stock serial (estimated from the samples) {total_stock:.0f} s, policylab grade "
+              f"({workers} workers) {total_ours:.0f} s: ratio {total_stock / total_ours:.2f}x   (target >= 4x)")
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        return 1 if failed else 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            print(f"scratch kept in {scratch}")
 
 
 if __name__ == "__main__":

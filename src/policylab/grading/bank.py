@@ -43,7 +43,8 @@ def load_bank(path: Path, *, lesson: str = "") -> list[Misconception]:
     if not path.is_file():
         return []
     try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        # libyaml's loader where PyYAML has it: a grading worker reads the bank once per failed notebook
+        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or []
     except yaml.YAMLError as exc:
         raise BankError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(entries, list):
