@@ -25,7 +25,7 @@ from policylab.data.draw_identity import load_variant_key
 from policylab.data.synth.draws.build import build_draw, variants_dir
 from policylab.grading.bank import load_bank
 from policylab.grading.checks import Checker, split_test_cell
-from policylab.grading.signatures import Signatures, compute_signatures
+from policylab.grading.signatures import Signatures, compute_signatures, keep_kernels
 
 
 def _tests(nb) -> dict:
@@ -95,12 +95,16 @@ def many_draws(module_id: str, root: Path, learners: list[str]) -> ManyDraws:
     module = get_module(module_id, root)
     key, _ = load_variant_key()
     out = ManyDraws(module_id, Path(root), bank=load_bank(module.misconceptions))
-    for learner in learners:
-        out.folders[learner] = build_draw(module_id, learner, key=key, root=root)
-        out.sigs[learner] = compute_signatures(module_id, module.source, out.bank, root=root,
-                                               datasets=out.folders[learner], max_pairs=0)
-    out.lesson = compute_signatures(module_id, module.source, [], root=root, datasets=shared_as_draw(module_id, root),
-                                    max_pairs=0)
+    keep_kernels(True)  # one trusted kernel, reset between draws (as a grading worker does)
+    try:
+        for learner in learners:
+            out.folders[learner] = build_draw(module_id, learner, key=key, root=root)
+            out.sigs[learner] = compute_signatures(module_id, module.source, out.bank, root=root,
+                                                   datasets=out.folders[learner], max_pairs=0)
+        out.lesson = compute_signatures(module_id, module.source, [], root=root,
+                                        datasets=shared_as_draw(module_id, root), max_pairs=0)
+    finally:
+        keep_kernels(False)
     return out
 
 
