@@ -164,6 +164,10 @@ class WorkingCopy:
         from policylab.grading.signatures import keep_kernels
 
         keep_kernels(True)
+        # the private gradebook's source cells are fixed for the batch: read once, not three times a notebook
+        from policylab.grading import hidden_tests
+
+        hidden_tests.KEEP_SOURCE_CELLS = True
 
     def close(self) -> None:
         """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove)."""

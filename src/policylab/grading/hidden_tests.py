@@ -41,12 +41,21 @@ from policylab.grading.values import EXPORT_MIME, MODULES, export_line
 NOTE = "# (숨은 테스트는 채점기가 학습자 커널 밖에서 따로 실행했습니다)\n"
 
 
+_SOURCE_CELLS: dict[tuple, dict] = {}
+KEEP_SOURCE_CELLS = False  # set by a grading worker (policylab.grading.autograde.WorkingCopy)
+
+
 def _source_cells(resources) -> dict:
     """{grade_id: {"source", "locked", "grade": max_score|None, "solution": bool, "cell_type"}} from the gradebook
-    (read once per pass: kept in ``resources``)."""
+    (read once per pass: kept in ``resources``; and once per grading worker, whose private gradebook's
+    source cells never change during its batch)."""
     if "policylab_source_cells" in resources:
         return resources["policylab_source_cells"]
-    resources["policylab_source_cells"] = cells = _read_source_cells(resources)
+    info = resources["nbgrader"]
+    key = (info["db_url"], info["assignment"], info["notebook"])
+    if key not in _SOURCE_CELLS or not KEEP_SOURCE_CELLS:
+        _SOURCE_CELLS[key] = _read_source_cells(resources)
+    resources["policylab_source_cells"] = cells = _SOURCE_CELLS[key]
     return cells
 
 
