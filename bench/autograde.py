@@ -269,9 +269,11 @@ def course_main(args, *, learners: int) -> int:
         cohort = simulate_cohort(modules, root=stock_root, learners=learners, seed=args.seed, broken=FAST_BROKEN_KINDS)
         simulate_cohort(modules, root=ours_root, learners=learners, seed=args.seed, broken=FAST_BROKEN_KINDS)
         everyone = sorted({s.learner for s in cohort.submissions})
-        draws = {}
-        for root in (stock_root, ours_root):   # before any clock: a trainer builds draws at release
-            draws[root] = {(l, m): f for l, m, f, _ in build_variants(root, learners=everyone, modules=modules)}
+        # before any clock (a trainer builds draws at release), once: the stock course gets a copy
+        built = build_variants(ours_root, learners=everyone, modules=modules)
+        shutil.copytree(ours_root / "grading" / "variants", stock_root / "grading" / "variants", dirs_exist_ok=True)
+        draws = {root: {(l, m): root / f.relative_to(ours_root) for l, m, f, _ in built}
+                 for root in (stock_root, ours_root)}
         print(f"whole course: {len(modules)} modules, {len(cohort.submissions)} submissions from {learners} simulated "
               f"learners (the demo's cohort: fast broken kinds included); {os.cpu_count()} cores, load average "
               f"{os.getloadavg()[0]:.1f} at the start")
