@@ -126,6 +126,7 @@ def test_a_kept_kernel_gives_each_draw_what_a_fresh_kernel_gives(tmp_path):
     the reset must leave nothing of the last draw (names, files, the datasets it read)."""
     from policylab.data.synth.draws.build import build_draw
     from policylab.grading import signatures as sigs
+    from policylab.grading import trial_kernel
 
     key = b"a-test-variant-key-that-is-long-enough"
     source = REPO / "solutions" / "m01" / "m01.ipynb"
@@ -139,13 +140,13 @@ def test_a_kept_kernel_gives_each_draw_what_a_fresh_kernel_gives(tmp_path):
 
     fresh = [compute(d).to_json() for d in draws]
     assert fresh[0] != fresh[1]  # two draws, two sets of values: a leak would show
-    sigs.keep_kernels(True)
+    trial_kernel.keep_kernels(True)
     try:
         first = compute(draws[0])
-        kept = next(iter(sigs._parked.values()))
+        kept = next(iter(trial_kernel._parked.values()))
         second = compute(draws[1])
-        assert next(iter(sigs._parked.values())) is kept  # the same kernel served both draws
+        assert next(iter(trial_kernel._parked.values())) is kept  # the same kernel served both draws
         assert [first.to_json(), second.to_json()] == fresh
     finally:
-        sigs.keep_kernels(False)
-    assert not sigs._parked and not kept.started
+        trial_kernel.keep_kernels(False)
+    assert not trial_kernel._parked and not kept.started

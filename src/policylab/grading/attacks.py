@@ -25,7 +25,8 @@ from policylab.data.draw_identity import load_variant_key
 from policylab.data.synth.draws.build import build_draw, variants_dir
 from policylab.grading.bank import load_bank
 from policylab.grading.checks import Checker, split_test_cell
-from policylab.grading.signatures import Signatures, compute_signatures, keep_kernels
+from policylab.grading.signatures import Signatures, compute_signatures
+from policylab.grading.trial_kernel import keep_kernels
 
 
 def _tests(nb) -> dict:

@@ -161,7 +161,7 @@ class WorkingCopy:
 
         Checker.shared(datasets=os.environ["POLICYLAB_DATASETS"])
         # and the diagnosis's trusted kernel (our solution code only) is reset, not restarted, between draws
-        from policylab.grading.signatures import keep_kernels
+        from policylab.grading.trial_kernel import keep_kernels
 
         keep_kernels(True)
         # the private gradebook's source cells are fixed for the batch: read once, not three times a notebook
@@ -172,7 +172,7 @@ class WorkingCopy:
     def close(self) -> None:
         """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove)."""
         from policylab.grading.checks import Checker
-        from policylab.grading.signatures import keep_kernels
+        from policylab.grading.trial_kernel import keep_kernels
 
         keep_kernels(False)
         if Checker._shared is not None:
