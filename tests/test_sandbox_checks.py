@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -146,6 +147,16 @@ def test_shared_checker_outlives_a_change_of_datasets_and_is_replaced_when_it_di
     assert second is first and first.proc.poll() is None
     verdict = second.run([{"grade_id": "b", "code": where, "values": {"expected": encode("/b")}}], timeout=60)[0]
     assert verdict.passed, verdict
+    # and each job's checks see that job's course root (the scratch courses of a test run, one after another)
+    root = "import os\nassert os.environ['POLICYLAB_ROOT'] == expected, os.environ.get('POLICYLAB_ROOT')"
+    for course in ("/course-one", "/course-two"):
+        saved = os.environ.get("POLICYLAB_ROOT")
+        os.environ["POLICYLAB_ROOT"] = course
+        try:
+            verdict = second.run([{"grade_id": "c", "code": root, "values": {"expected": encode(course)}}], timeout=60)[0]
+        finally:
+            os.environ.pop("POLICYLAB_ROOT") if saved is None else os.environ.__setitem__("POLICYLAB_ROOT", saved)
+        assert verdict.passed, verdict
     second.proc.kill()
     second.proc.wait()
     third = Checker.shared(datasets="/b")

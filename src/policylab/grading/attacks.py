@@ -51,8 +51,8 @@ def judge(module_id: str, root: Path, folder: Path, values_by_cell: dict) -> dic
     saved = os.environ.get("POLICYLAB_ROOT")
     os.environ["POLICYLAB_ROOT"] = str(root)  # the checker finds solutions/<module>/reference.py here
     try:
-        # one checker process per draw, kept for the next value set judged on it (its imports and the
-        # draw's reference are paid once, not per misconception); a draw's folder belongs to one root
+        # one checker process for every draw and course judged here (each job carries both): its imports
+        # and each draw's reference are paid once, not per misconception
         verdicts = {v.grade_id: v for v in Checker.shared(datasets=str(folder)).run(jobs, timeout=600)}
     finally:
         if saved is None:

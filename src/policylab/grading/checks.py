@@ -186,8 +186,10 @@ def _serve() -> None:
     import pandas  # noqa: F401
     for line in sys.stdin:
         job = json.loads(line)
-        if job.get("datasets"):
-            os.environ["POLICYLAB_DATASETS"] = job["datasets"]
+        # each job brings its course and its learner's draw: the process outlives both
+        for key, name in (("datasets", "POLICYLAB_DATASETS"), ("root", "POLICYLAB_ROOT")):
+            if job.get(key):
+                os.environ[name] = job[key]
         verdicts = [check_cell(c["grade_id"], c["code"], c["values"]).__dict__ for c in job["cells"]]
         out.write(json.dumps(verdicts) + "\n")
         out.flush()
@@ -197,8 +199,9 @@ class Checker:
     """A Python process of the grader's own that runs test cells' checks; one per grader process.
 
     It lives as long as its grader (a batch's worker), across learners: each job names the datasets
-    folder (the learner's draw) its checks read, so the imports and the reference layer's per-draw
-    memo are paid once per process, not once per notebook. Nothing of a learner's reaches it but
+    folder (the learner's draw) its checks read and the course root (this process's POLICYLAB_ROOT at
+    the time of the job), so the imports and the reference layer's per-draw memo are paid once per
+    process, not once per notebook. Nothing of a learner's reaches it but
     decoded plain values, in a fresh namespace per cell; a hang or crash replaces it.
     """
 
@@ -230,7 +233,8 @@ class Checker:
         result: list = []
 
         def talk() -> None:
-            self.proc.stdin.write(json.dumps({"cells": cells, "datasets": self.datasets}) + "\n")
+            job = {"cells": cells, "datasets": self.datasets, "root": os.environ.get("POLICYLAB_ROOT")}
+            self.proc.stdin.write(json.dumps(job) + "\n")
             self.proc.stdin.flush()
             result.append(self.proc.stdout.readline())
 
