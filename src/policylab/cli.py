@@ -267,6 +267,31 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
         sys.exit(1)
 
 
+@main.command()
+@click.argument("notebook", type=click.Path(path_type=Path))
+@click.option("--module", "module_id", default=None, help="The module (default: from the file name, e.g. m01.ipynb).")
+@click.option("--learner", default=None, help="Whose draw (default: $POLICYLAB_LEARNER or ~/.policylab-learner).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (for the hub's check service).")
+@click.pass_context
+def check(ctx: click.Context, notebook: Path, module_id: str | None, learner: str | None, as_json: bool) -> None:
+    """Check NOTEBOOK before submitting: each question right, the known mistake, or what stopped it. Not a grade."""
+    import json
+
+    from policylab.grading.precheck import CheckRefused, as_dict, as_text, check_notebook
+    from policylab.grading.sandbox.configure import SandboxUnavailable
+
+    try:
+        result = check_notebook(notebook, learner=learner, module_id=module_id, root=_root(ctx))
+    except CheckRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    except SandboxUnavailable as exc:
+        click.echo(f"{exc}\n채점 샌드박스를 시작할 수 없어 확인하지 않았습니다.", err=True)
+        sys.exit(2)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(as_dict(result), ensure_ascii=False) if as_json else as_text(result))
+
+
 @main.group()
 def variants() -> None:
     """Each learner's own draw of a converted module's exercise data."""
