@@ -267,51 +267,29 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
         sys.exit(1)
 
 
-@main.group()
-def variants() -> None:
-    """Each learner's own draw of a converted module's exercise data."""
-
-
-@variants.command("build")
-@click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable; default: the roster).")
-@click.option("--module", "modules", multiple=True, help="Only this module (repeatable; default: every converted one).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the data folders here (<out>/<learner>/<module>/, e.g. the hub's draws folder).")
+@main.command()
+@click.argument("notebook", type=click.Path(path_type=Path))
+@click.option("--module", "module_id", default=None, help="The module (default: from the file name, e.g. m01.ipynb).")
+@click.option("--learner", default=None, help="Whose draw (default: $POLICYLAB_LEARNER or ~/.policylab-learner).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (for the hub's check service).")
 @click.pass_context
-def variants_build(ctx: click.Context, learners: tuple[str, ...], modules: tuple[str, ...], out: Path | None) -> None:
-    """Build every learner's draw (cached: unchanged draws are kept)."""
-    from policylab.course.paths import find_root
-    from policylab.data.draws import DrawError, load_variant_key
-    from policylab.grading.variants import build_variants
+def check(ctx: click.Context, notebook: Path, module_id: str | None, learner: str | None, as_json: bool) -> None:
+    """Check NOTEBOOK before submitting: each question right, the known mistake, or what stopped it. Not a grade."""
+    import json
 
-    root = _root(ctx) or find_root()
-    try:
-        _, demo = load_variant_key()
-        done = build_variants(root, learners=list(learners) or None, modules=list(modules) or None, base=out)
-    except DrawError as exc:
-        raise click.ClickException(str(exc)) from None
-    slowest = max((d[3] for d in done), default=0.0)
-    click.echo(f"개인별 자료 {len(done)}개 준비 (가장 오래 걸린 것 {slowest:.2f}초): "
-               f"{out or root / 'grading' / 'variants' / 'draws'}")
-    if demo:
-        click.echo("주의: 공개된 데모 변형 키를 썼습니다. 실제 학습자에게는 $POLICYLAB_VARIANT_KEY_FILE로 "
-                   "비밀 키를 지정하세요.", err=True)
-
-
-@variants.command("show")
-@click.argument("learner")
-@click.argument("module_id", metavar="MODULE")
-@click.pass_context
-def variants_show(ctx: click.Context, learner: str, module_id: str) -> None:
-    """Print a learner's draw: planted values and the reference figures written answers are marked against."""
-    from policylab.course.paths import find_root
-    from policylab.data.draws import DrawError
-    from policylab.grading.variants import describe
+    from policylab.grading.precheck import CheckRefused, as_dict, as_text, check_notebook
+    from policylab.grading.sandbox.configure import SandboxUnavailable
 
     try:
-        click.echo(describe(_root(ctx) or find_root(), learner, module_id))
-    except (DrawError, KeyError, FileNotFoundError) as exc:
+        result = check_notebook(notebook, learner=learner, module_id=module_id, root=_root(ctx))
+    except CheckRefused as exc:
         raise click.ClickException(str(exc)) from None
+    except SandboxUnavailable as exc:
+        click.echo(f"{exc}\n채점 샌드박스를 시작할 수 없어 확인하지 않았습니다.", err=True)
+        sys.exit(2)
+    except _grading_errors() as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(as_dict(result), ensure_ascii=False) if as_json else as_text(result))
 
 
 @main.command()
@@ -411,3 +389,6 @@ def report(ctx: click.Context, learners: tuple[str, ...], workers: int | None, s
 from policylab.hub.commands import hub as _hub  # noqa: E402 (the multi-user deployment: deploy/, docs/deploy.md)
 
 main.add_command(_hub)
+from policylab.grading.variants_commands import variants as _variants  # noqa: E402 (each learner's draws)
+
+main.add_command(_variants)

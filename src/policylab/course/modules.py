@@ -26,6 +26,10 @@ class Module:
     # each learner's exercise reads their own draw (policylab.data.draws) and the hidden tests ask
     # solutions/<id>/reference.py; False: the module still reads the shared datasets/
     converted: bool = False
+    # `policylab check` before submitting: allowed (training) or not (assessment mode), and how many
+    # checks each learner gets (None: unlimited). course.yml: checks: off | unlimited | <number>
+    checks: bool = True
+    check_limit: int | None = None
 
     @property
     def ready(self) -> bool:
@@ -87,6 +91,7 @@ def load_modules(root: Path | None = None, *, ready_only: bool = False) -> list[
                 root=root,
                 autograded=tuple(entry.get("autograded", (5, 8))),
                 converted=bool(entry.get("converted", False)),
+                **_checks(entry.get("checks", "unlimited"), where),
             )
         except (KeyError, TypeError) as exc:
             raise CourseError(f"{where}: missing or malformed field {exc}") from None
@@ -100,6 +105,18 @@ def load_modules(root: Path | None = None, *, ready_only: bool = False) -> list[
         seen.add(module.id)
         modules.append(module)
     return [m for m in modules if m.ready] if ready_only else modules
+
+
+def _checks(value, where: str) -> dict:
+    """course.yml's ``checks``: off (YAML reads it as false), unlimited (or true), or a positive number."""
+    if value is False or value == "off":
+        return {"checks": False, "check_limit": None}
+    if value is True or value == "unlimited":
+        return {"checks": True, "check_limit": None}
+    if isinstance(value, int) and value > 0:
+        return {"checks": True, "check_limit": value}
+    raise CourseError(f"{where}: checks must be off, unlimited or a positive number of checks per learner, "
+                      f"not {value!r}")
 
 
 def get_module(module_id: str, root: Path | None = None) -> Module:

@@ -43,7 +43,6 @@ from policylab.grading.submissions import (
     locked_cells,
     parse_timestamp,
     read_notebook,
-    submission_dir,
     submitted_dir,
 )
 
@@ -102,7 +101,8 @@ class WorkingCopy:
     """One worker's private course directory for one module."""
 
     def __init__(self, *, root: str, module_id: str, workdir: str, template_db: str, release_dir: str,
-                 overrides: dict | None = None, draws: bool = False, roster: list[str] | None = None) -> None:
+                 overrides: dict | None = None, draws: bool = False, roster: list[str] | None = None,
+                 submitted: str | None = None) -> None:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
@@ -112,6 +112,9 @@ class WorkingCopy:
         self.module_id = module_id
         self.draws = draws  # a converted module: each learner is graded on their own draw
         self.roster = set(roster or ())
+        # where submissions are read from (<learner>/<module>/): the course's grading/submitted, or the
+        # scratch folder `policylab check` copies a learner's notebook into
+        self.submitted = Path(submitted) if submitted else submitted_dir(self.root)
         self.shared_data = os.environ.get("POLICYLAB_DATASETS") or str(self.root / "datasets")
         releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(Path(release_dir).glob("*.ipynb"))}
         self.notebooks = sorted(releases)
@@ -199,7 +202,7 @@ class WorkingCopy:
     def _grade(self, learner: str, extension_seconds: float | None) -> dict:
         from nbgrader.utils import capture_log
 
-        original = submission_dir(self.root, learner, self.module_id)
+        original = self.submitted / learner / self.module_id
         work = self.course / "submitted" / learner / self.module_id
         if work.parent.exists():
             shutil.rmtree(work.parent)
@@ -207,7 +210,7 @@ class WorkingCopy:
         try:
             # nbgrader reads the copy; the original is never handed to it. A link or a FIFO in the
             # submission (a link to solutions/ would hand the kernel the answers) is refused, not followed.
-            untrusted.copy_tree(original, work, below=submitted_dir(self.root))
+            untrusted.copy_tree(original, work, below=self.submitted)
         except untrusted.Refused as exc:
             return {"state": states.UNREADABLE, "reason": str(exc), "details": exc.reasons, "ran": False}
         try:

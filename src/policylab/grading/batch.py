@@ -191,25 +191,8 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
     started = time.monotonic()
     root = Path(root) if root else find_root()
     module = get_module(module_id, root)
-    from policylab.grading.sandbox import configure as sandboxing
-
-    merged = sandboxing.config_overrides(root=root, sandbox=sandbox, limits=limits)
-    for section, values in (overrides or {}).items():
-        merged.setdefault(section, {}).update(values)
-    overrides = merged
-    signature_data = None  # the datasets folder whose signatures this batch computes, when diagnosing
-    if diagnose and module.misconceptions.is_file() and not module.converted:
-        datasets = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
-        signature_data = datasets
-        overrides.setdefault("RunHiddenTests", {}).update(signatures_file=str(cache_path(module_id, root=root,
-                                                                                         datasets=datasets)))
-    if diagnose and module.misconceptions.is_file():
-        # a converted module's signatures are computed per learner draw, by the worker that grades it
-        overrides.setdefault("RunHiddenTests", {}).update(bank_file=str(module.misconceptions),
-                                                          lesson=module.lesson.name,
-                                                          per_draw=module.converted)
-    if timeout is not None:
-        overrides.setdefault("Execute", {})["timeout"] = int(timeout)
+    overrides, signature_data = grading_overrides(root, module, sandbox=sandbox, limits=limits, diagnose=diagnose,
+                                                  timeout=timeout, extra=overrides)
     config = load_config(root, **overrides)
     (root / "grading").mkdir(exist_ok=True)
     report = GradeReport(module=module_id, sandbox=sandbox)
@@ -244,6 +227,41 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
             _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data)
     report.seconds = time.monotonic() - started
     return report
+
+
+def grading_overrides(root: Path, module, *, sandbox: bool = True, limits=None, diagnose: bool = True,
+                      timeout: int | None = None, extra: dict | None = None) -> tuple[dict, Path | None]:
+    """The nbgrader configuration a module is graded with (the sandbox, the checks, the diagnosis), and
+    the datasets folder whose signatures a batch computes up front (None: per learner draw, or none).
+    ``policylab check`` grades with exactly the same."""
+    from policylab.grading.sandbox import configure as sandboxing
+
+    overrides = sandboxing.config_overrides(root=root, sandbox=sandbox, limits=limits)
+    for section, values in (extra or {}).items():
+        overrides.setdefault(section, {}).update(values)
+    signature_data = None
+    if diagnose and module.misconceptions.is_file() and not module.converted:
+        signature_data = Path(os.environ.get("POLICYLAB_DATASETS") or root / "datasets")
+        overrides.setdefault("RunHiddenTests", {}).update(
+            signatures_file=str(cache_path(module.id, root=root, datasets=signature_data)))
+    if diagnose and module.misconceptions.is_file():
+        # a converted module's signatures are computed per learner draw, by the worker that grades it
+        overrides.setdefault("RunHiddenTests", {}).update(bank_file=str(module.misconceptions),
+                                                          lesson=module.lesson.name,
+                                                          per_draw=module.converted)
+    if timeout is not None:
+        overrides.setdefault("Execute", {})["timeout"] = int(timeout)
+    return overrides, signature_data
+
+
+def module_template(config, module, dest: Path) -> Path:
+    """The template gradebook holding only ``module``'s definition (registered first if it is not yet)."""
+    db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
+    try:
+        return write_template(db_url, course_id, module.id, dest)
+    except GradebookError:  # not registered yet (or no gradebook): nbgrader generate_assignment
+        _register_module(config, module)
+        return write_template(db_url, course_id, module.id, dest)
 
 
 class _Book:
@@ -289,11 +307,7 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
         # the workers start importing nbgrader now, while this process prepares the batch
         with WorkerPool(report.workers, workdir=workdir) as pool:
             preparing = _prepare_signatures(root, module_id, signature_data, report) if signature_data else None
-            try:
-                template = write_template(db_url, course_id, module_id, workdir / "template.db")
-            except GradebookError:  # not registered yet (or no gradebook): nbgrader generate_assignment
-                _register_module(config, module)
-                template = write_template(db_url, course_id, module_id, workdir / "template.db")
+            template = module_template(config, module, workdir / "template.db")
             releases = _release_notebooks(module)
             setup = {"root": str(root), "module_id": module_id, "template_db": str(template),
                      "release_dir": str(module.release.parent), "overrides": overrides,
