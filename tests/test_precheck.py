@@ -7,6 +7,7 @@ line, writes nothing a grade is made of, and obeys course.yml's per-module setti
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import nbformat
@@ -24,7 +25,8 @@ from policylab.grading.precheck import NAMED, RIGHT, CheckRefused, as_text, chec
 
 pytestmark = pytest.mark.xdist_group("precheck")
 LEARNER = "kim01"
-GRADED = ("kim012", "kim013", "kim014")  # the same notebooks, submitted and graded
+GRADED = ("kim012", "kim013", "kim014")
+ENV = ("POLICYLAB_ROOT", "POLICYLAB_DATASETS", "NBGRADER_EXECUTION")  # the same notebooks, submitted and graded
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def test_the_check_answers_per_question_as_the_grader_grades(course, tmp_path):
         "mistake": _answered(course, mistake["cell"], mistake["code"]),
     }
     checked = {}
+    environ = {k: os.environ.get(k) for k in ENV}
     for name, nb in notebooks.items():
         path = tmp_path / name / "m01.ipynb"
         path.parent.mkdir()
@@ -70,6 +73,8 @@ def test_the_check_answers_per_question_as_the_grader_grades(course, tmp_path):
         text = as_text(result)
         assert "맞았습니다" in text or "틀렸습니다" in text
         assert not [line for line in secrets if line in text]
+    # the caller's process gets its environment back (a check runs in-process: the hub's service, this test)
+    assert {k: os.environ.get(k) for k in ENV} == environ
     # nothing a grade is made of was written: no state record, no gradebook submission
     assert not list((course / "grading").glob("states/m01/*"))
     assert not read_scores("m01", root=course)
