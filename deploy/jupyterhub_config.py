@@ -19,6 +19,7 @@ import json
 import os
 import pwd
 
+from policylab.hub.precheck_service import SERVICE_NAME as PRECHECK
 from policylab.hub.reports_service import SCOPE_ALL, SCOPE_DASHBOARD, SCOPE_OWN, SCOPES, SERVICE_NAME
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
@@ -27,7 +28,7 @@ _settings_path = os.environ.get("POLICYLAB_HUB_SETTINGS", "/srv/policylab/etc/po
 with open(_settings_path, encoding="utf-8") as fh:
     S = json.load(fh)
 for _key, _value in (("manager_group", "policylab-managers"), ("reports_user", "policylab-reports"),
-                     ("reports_port", 8002)):
+                     ("reports_port", 8002), ("checks_user", "policylab-checks"), ("precheck_port", 8003)):
     S.setdefault(_key, _value)  # a settings file from before the reports service
 
 
@@ -63,7 +64,7 @@ c.JupyterHub.pid_file = os.path.join(_hub_dir, "jupyterhub.pid")
 
 # --------------------------------------------------------------------------- accounts
 _course = _members(S["course_group"])
-_trainers = _members(S["trainer_group"]) - {S["reports_user"]}
+_trainers = _members(S["trainer_group"]) - {S["reports_user"], S["checks_user"]}
 _managers = _members(S["manager_group"])
 if S.get("authenticator") == "dummy":
     # tests only: one shared password for every course member and manager
@@ -94,6 +95,17 @@ c.JupyterHub.services = [
         "oauth_no_confirm": True,
         "oauth_client_allowed_scopes": sorted(SCOPES),
     },
+    {   # check before submit (policylab.hub.precheck_service): learners' servers send notebooks here
+        "name": PRECHECK,
+        "url": f"http://127.0.0.1:{int(S['precheck_port'])}",
+        "command": [S["python"], "-m", "policylab.hub.precheck_service"],
+        "user": S["checks_user"],  # in the trainers' group: the hidden tests stay on the trainers' side
+        "cwd": "/",
+        "environment": {"POLICYLAB_HUB_SETTINGS": _settings_path, "HOME": os.path.join(S["prefix"], "checks"),
+                        "LC_ALL": "C.UTF-8", "LANG": "ko_KR.UTF-8", "PYTHONNOUSERSITE": "1",
+                        "PATH": os.pathsep.join([os.path.dirname(S["python"]), "/usr/local/bin", "/usr/bin", "/bin"])},
+        "oauth_no_confirm": True,
+    },
 ]
 c.JupyterHub.custom_scopes = {scope: {"description": text} for scope, text in SCOPES.items()}
 _access = f"access:services!service={SERVICE_NAME}"
@@ -102,6 +114,7 @@ c.JupyterHub.load_roles = [
      "scopes": ["list:users", "read:users", "admin:users", "servers", "tokens", "access:servers",
                 "access:services", *SCOPES]},
     {"name": "policylab-learner-reports", "groups": [S["course_group"]], "scopes": [_access, SCOPE_OWN]},
+    {"name": "policylab-precheck", "groups": [S["course_group"]], "scopes": [f"access:services!service={PRECHECK}"]},
     {"name": "policylab-manager-reports", "groups": [S["manager_group"]], "scopes": [_access, SCOPE_DASHBOARD]},
     {"name": "policylab-trainer-reports", "groups": [S["trainer_group"]], "scopes": [_access, SCOPE_ALL]},
 ]
@@ -122,6 +135,10 @@ c.JupyterHub.spawner_class = "localprocess"
 c.Spawner.cmd = [S["python"], "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
+# the server's own token (JUPYTERHUB_API_TOKEN) may also reach the check service, as its user:
+# the Validate button's request (policylab.hub.learner_check) is the learner's, not the server's
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
+                                 f"access:services!service={PRECHECK}"]
 c.Spawner.http_timeout = 90
 # an idle server is stopped by nothing here; see docs/deploy.md for jupyterhub-idle-culler
 
@@ -141,6 +158,7 @@ def _pre_spawn(spawner):
         "LANG": "ko_KR.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONNOUSERSITE": "1",
+        "POLICYLAB_PRECHECK_URL": f"http://127.0.0.1:{int(S['precheck_port'])}/services/{PRECHECK}/",
         # the course environment first: nbgrader runs `alembic`, formgrader runs `jupyter`
         "PATH": os.pathsep.join([os.path.dirname(S["python"]), "/usr/local/bin", "/usr/bin", "/bin"]),
     }

@@ -12,7 +12,9 @@ tab, fetches it, runs the solution in a kernel of their own server (its memory i
 docs/deploy.md), saves and submits it; the trainer collects it in formgrader, grades it with
 `policylab grade` (sandboxed) into the PostgreSQL gradebook and renders the reports. Then the trainer
 releases the Korean feedback (`policylab release-feedback`, nbgrader's exchange) and the learner fetches
-it with the request the Assignments tab's "Fetch Feedback" sends; and the reports service is opened in
+it with the request the Assignments tab's "Fetch Feedback" sends. Before that, the learner checks a
+notebook with one wrong answer from JupyterLab's Validate button and reads the named mistake
+(the check service, trainer-side). And the reports service is opened in
 Chromium by each role: the learner their own report (403 for another's and the dashboard), a manager
 (no Jupyter server) the dashboard (403 for any learner's report), the trainer the index.
 Everything is stopped and removed at the end, also on failure; every wait is bounded.
@@ -59,6 +61,7 @@ TRAINER, LEARNER = f"{ACCOUNT_PREFIX}t{os.getpid()}", f"{ACCOUNT_PREFIX}l{os.get
 MANAGER, REPORTS_USER = f"{ACCOUNT_PREFIX}m{os.getpid()}", f"{ACCOUNT_PREFIX}r{os.getpid()}"
 COURSE_GROUP, TRAINER_GROUP = f"{ACCOUNT_PREFIX}c{os.getpid()}", f"{ACCOUNT_PREFIX}g{os.getpid()}"
 MANAGER_GROUP = f"{ACCOUNT_PREFIX}k{os.getpid()}"
+CHECKS_USER = f"{ACCOUNT_PREFIX}x{os.getpid()}"
 REPORTS = "/services/policylab-reports/"
 # every chart whose inline script the page has was drawn (a CSP that blocked them would leave none)
 CHARTS_DRAWN = ("document.readyState === 'complete' && [...document.scripts].filter(s => !s.src && "
@@ -85,7 +88,8 @@ def deployment(pg_server):
     answers_before = {p: p.lstat() for p in [answers, *answers.rglob("*")]}
     base = Path(tempfile.mkdtemp(prefix=f"policylab-hub-{os.getpid()}-"))
     os.chmod(base, 0o755)  # the test users' homes and the course live below it
-    accounts = SystemAccounts([TRAINER, LEARNER, MANAGER, REPORTS_USER], [COURSE_GROUP, TRAINER_GROUP, MANAGER_GROUP],
+    accounts = SystemAccounts([TRAINER, LEARNER, MANAGER, REPORTS_USER, CHECKS_USER],
+                              [COURSE_GROUP, TRAINER_GROUP, MANAGER_GROUP],
                               base / "home")
     hub = None
     try:
@@ -105,7 +109,7 @@ def deployment(pg_server):
              "--hub-port", str(free_port()), "--proxy-api-port", str(free_port()), "--proxy-command", proxy,
              "--authenticator", "dummy", "--course-group", COURSE_GROUP, "--trainer-group", TRAINER_GROUP,
              "--manager", MANAGER, "--manager-group", MANAGER_GROUP, "--reports-user", REPORTS_USER,
-             "--reports-port", str(free_port())],
+             "--reports-port", str(free_port()), "--checks-user", CHECKS_USER, "--precheck-port", str(free_port())],
             capture_output=True, text=True, timeout=300)
         assert init.returncode == 0, init.stdout + init.stderr
         settings_path = base / "srv" / "etc" / "policylab-hub.json"
@@ -441,6 +445,66 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
     assert not summary.failed, [r.error for r in summary.failed]
     page = (course / "grading" / "out" / "learners" / f"{LEARNER}.html").read_text(encoding="utf-8")
     assert LEARNER in page and "보고서" in page
+
+
+def test_learner_checks_before_submitting_in_the_browser(deployment):
+    """Issue 21: the learner's Validate button (nbgrader's lab plugin, answered by policylab.hub.learner_check)
+    sends the notebook to the check service, which grades it trainer-side on the learner's draw: the
+    dialog names the one wrong answer's mistake; the attempt is recorded; the submission is untouched."""
+    from hub_browser import HubBrowser
+
+    from policylab.course.modules import get_module
+    from policylab.demo.cohort import ModuleMaterial
+    from policylab.grading.bank import load_bank
+
+    hub, course = deployment["hub"], deployment["course"]
+    client = _hub_client(deployment)
+    client.ensure_server(LEARNER)
+    auth = {"Authorization": f"token {client.user_token(LEARNER)}"}
+    module = get_module(MODULE, course)
+    material = ModuleMaterial(module)
+    mistake = next(m for m in load_bank(module.misconceptions, lesson=module.lesson.name)
+                   if m.id == "size-instead-of-rows")
+    wrong = material.notebook({**material.answers, mistake.cell: mistake.code}, "요금 개편의 영향이 큽니다.")
+    r = requests.put(f"{hub.url}/user/{LEARNER}/api/contents/check", headers=auth, json={"type": "directory"},
+                     timeout=60)
+    assert r.status_code in (200, 201), r.text
+    r = requests.put(f"{hub.url}/user/{LEARNER}/api/contents/check/{MODULE}.ipynb", headers=auth, timeout=60,
+                     json={"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(wrong))})
+    assert r.status_code in (200, 201), r.text
+    submitted = course / "grading" / "submitted" / LEARNER / MODULE / f"{MODULE}.ipynb"
+    before = submitted.read_bytes() if submitted.is_file() else None
+    validate = ("[...document.querySelectorAll('.jp-NotebookPanel-toolbar .jp-ToolbarButtonComponent-label')]"
+                ".find(e => e.innerText.trim() === 'Validate')")
+    with HubBrowser(hub.url) as learner:
+        learner.login(LEARNER, PASSWORD, next_path=f"/user/{LEARNER}/lab/tree/check/{MODULE}.ipynb")
+        learner.wait_for(f"!!({validate})", "the notebook's Validate button", timeout=120)
+        started = time.monotonic()
+        learner.js(f"({validate}).closest('jp-button, button').click()")
+        message = learner.wait_for("document.querySelector('#validation-message') && "
+                                   "document.querySelector('#validation-message').innerText",
+                                   "the check's answer", timeout=300)
+        waited = time.monotonic() - started
+        # asking again at once is refused with the cool-down, in Korean, with Retry-After
+        service = f"{hub.url}/services/policylab-precheck/api/check"
+        again = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=nbformat.writes(wrong), headers=auth,
+                              timeout=60)
+    print(f"\nCHECK from the Validate button to the answer: {waited:.1f} s")
+    assert mistake.description.strip() in message, message      # the mistake, named
+    assert mistake.cell.split("_")[0] in message and "틀렸습니다" in message, message
+    assert "문제 중" in message and "성적에 기록되지 않습니다" in message, message
+    attempts = [json.loads(line) for line in
+                (course / "grading" / "checks" / MODULE / f"{LEARNER}.jsonl").read_text().splitlines()]
+    assert attempts[-1]["questions"]["q1_tests"] == {"verdict": "named", "misconception": mistake.id}, attempts
+    assert (submitted.read_bytes() if submitted.is_file() else None) == before  # the submission flow untouched
+
+    assert again.status_code == 429 and "다시 확인하세요" in again.json()["message"], again.text
+    assert again.headers.get("Retry-After"), again.headers
+    # not without a login; and only notebooks, by a plain name
+    r = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=nbformat.writes(wrong), timeout=60)
+    assert r.status_code == 403 or "/hub/login" in r.url, (r.status_code, r.url)
+    r = requests.post(service, params={"name": f"{MODULE}.html"}, data=b"{}", headers=auth, timeout=60)
+    assert r.status_code == 400 and "노트북 파일 이름" in r.json()["message"], r.text
 
 
 def test_feedback_released_and_reports_served_per_role(deployment):

@@ -151,6 +151,18 @@ def test_learner_report_shows_states_next_steps_and_comments(batch):
     assert rp.STATE_LABELS["tampered"] in _html(summary, "learner-009")
 
 
+def test_learner_report_shows_their_own_checks_over_attempts(batch):
+    """Issue 21: the checks before submitting, first and last, and the mistakes the last still named."""
+    root, _, summary = batch
+    stuck, fixed, none = _html(summary, "learner-012"), _html(summary, "learner-009"), _html(summary, "learner-030")
+    assert "제출 전 확인" in stuck and "마지막 확인에도 남은 실수" in stuck and "q1_tests-mistake" in stuck
+    assert "q1_tests-mistake" not in fixed and "없음" in fixed
+    assert "제출 전 확인 기록이 없습니다" in none
+    items = (root / "grading" / "out" / "items.html").read_text(encoding="utf-8")
+    assert "제출 전 확인에서 반복된 실수" in items and "q1_tests-mistake" in items
+    assert "learner-0" not in items  # counted, never named
+
+
 def test_dashboard_suppresses_the_department_of_four(batch):
     _, snapshot, summary = batch
     page = _html(summary, "dashboard")

@@ -55,6 +55,23 @@ def learner_ids(n: int) -> list[str]:
     return [f"learner-{i:03d}" for i in range(1, n + 1)]
 
 
+def _checks(learners: list[str], module: str) -> list[dict]:
+    """Checks before submitting of the first module: the k-th learner checked 1 + k % 3 times, wrong with a
+    named mistake on every auto question before the last check, and at the last still wrong when k is odd."""
+    rows = []
+    for k, learner in enumerate(learners):
+        attempts = 1 + k % 3
+        for attempt in range(1, attempts + 1):
+            for grade_id, _, _, kind, _, _ in QUESTIONS[module]:
+                if kind == "auto":
+                    named = attempt < attempts or k % 2 == 1
+                    rows.append({"learner_id": learner, "module": module, "attempt": attempt,
+                                 "checked_at": f"2025-03-0{attempt}T10:00:00+09:00", "question": grade_id,
+                                 "verdict": "named" if named else "right",
+                                 "misconception": f"{grade_id}-mistake" if named else ""})
+    return rows
+
+
 def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] | None = None,
                    modules: tuple[str, ...] = ("m01", "m02", "m03")) -> Path:
     """Write roster/results/questions/comments.csv into ``folder``; returns ``folder``."""
@@ -133,6 +150,7 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
             results.append(row)
     tables = {
         "roster.csv": roster, "results.csv": results, "questions.csv": questions, "comments.csv": comments,
+        "checks.csv": _checks(ids[:12], modules[0]),
     }
     columns = {
         "roster.csv": ["learner_id", "department", "cohort", "start_date", "name"],
@@ -142,6 +160,7 @@ def write_snapshot(folder: Path, *, seed: int = 7, departments: dict[str, int] |
         "questions.csv": ["learner_id", "module", "question", "title", "skills", "kind", "score", "max_score",
                           "misconception", "mistake"],
         "comments.csv": ["learner_id", "module", "question", "comment"],
+        "checks.csv": ["learner_id", "module", "attempt", "checked_at", "question", "verdict", "misconception"],
     }
     for name, rows in tables.items():
         with open(folder / name, "w", newline="", encoding="utf-8") as fh:

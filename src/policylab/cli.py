@@ -283,6 +283,9 @@ def check(ctx: click.Context, notebook: Path, module_id: str | None, learner: st
     try:
         result = check_notebook(notebook, learner=learner, module_id=module_id, root=_root(ctx))
     except CheckRefused as exc:
+        if as_json:  # the hub's check service tells assessment mode from other refusals
+            click.echo(json.dumps({"refused": str(exc), "assessment": exc.assessment}, ensure_ascii=False))
+            sys.exit(1)
         raise click.ClickException(str(exc)) from None
     except SandboxUnavailable as exc:
         click.echo(f"{exc}\n채점 샌드박스를 시작할 수 없어 확인하지 않았습니다.", err=True)

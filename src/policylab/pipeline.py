@@ -30,7 +30,8 @@ def export_item_analysis(*, root: str | os.PathLike | None = None, out_dir: str 
     with tempfile.TemporaryDirectory(prefix="policylab-snapshot-") as scratch:
         folder = Path(snapshot_dir) if snapshot_dir else Path(scratch)
         export_snapshot(root=root, out_dir=folder)
-        csv_path, page = write_item_analysis(load_snapshot(folder).questions, out_dir)
+        snap = load_snapshot(folder)
+        csv_path, page = write_item_analysis(snap.questions, out_dir, snap.checks)
     return csv_path
 
 

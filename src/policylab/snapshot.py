@@ -19,6 +19,9 @@ QUESTIONS_COLUMNS = ("learner_id", "module", "question", "title", "skills", "kin
 """``misconception``: the bank id the grader named for a wrong autograded answer ("" when the answer
 was right, or wrong in a way the bank does not know); ``mistake``: its Korean explanation."""
 COMMENTS_COLUMNS = ("learner_id", "module", "question", "comment")
+CHECKS_COLUMNS = ("learner_id", "module", "attempt", "checked_at", "question", "verdict", "misconception")
+"""One row per question of every check before submitting (`policylab check`, grading/checks/): ``verdict``
+is right, named, unexplained or not_run; ``misconception`` the bank id named. Never a grade."""
 
 SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
     "roster.csv": ROSTER_COLUMNS,
@@ -26,4 +29,6 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
     "questions.csv": QUESTIONS_COLUMNS,
     "comments.csv": COMMENTS_COLUMNS,
 }
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"checks.csv": CHECKS_COLUMNS}
+"""Tables a snapshot from before they existed lacks: read as empty."""
 NUMERIC_COLUMNS = frozenset({"score", "max_score", "auto_score", "auto_max", "manual_score", "manual_max"})

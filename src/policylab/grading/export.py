@@ -18,10 +18,12 @@ from policylab.course.modules import load_modules
 from policylab.course.nbconfig import load_config
 from policylab.course.paths import find_root
 from policylab.grading import states
+from policylab.grading.attempts import read_attempts
 from policylab.grading.bank import load_bank
 from policylab.grading.gradebook import open_readonly
 from policylab.grading.roster import Learner, load_roster
 from policylab.snapshot import (  # the contract
+    CHECKS_COLUMNS,
     COMMENTS_COLUMNS,
     QUESTIONS_COLUMNS,
     RESULTS_COLUMNS,
@@ -172,7 +174,7 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict], *, bom: b
 
 
 def export_snapshot(*, root: Path | None = None, out_dir: Path | None = None) -> dict[str, Path]:
-    """Write roster.csv, results.csv, questions.csv and comments.csv (UTF-8) for the reports."""
+    """Write roster.csv, results.csv, questions.csv, comments.csv and checks.csv (UTF-8) for the reports."""
     root = Path(root) if root else find_root()
     out_dir = Path(out_dir) if out_dir else root / "grading" / "out" / "data"
     tables = build_snapshot(root=root)
@@ -181,7 +183,23 @@ def export_snapshot(*, root: Path | None = None, out_dir: Path | None = None) ->
         "results": _write_csv(out_dir / "results.csv", RESULTS_COLUMNS, tables["results"]),
         "questions": _write_csv(out_dir / "questions.csv", QUESTIONS_COLUMNS, tables["questions"]),
         "comments": _write_csv(out_dir / "comments.csv", COMMENTS_COLUMNS, tables["comments"]),
+        "checks": _write_csv(out_dir / "checks.csv", CHECKS_COLUMNS,
+                             check_rows(root, [r["learner_id"] for r in tables["roster"]])),
     }
+
+
+def check_rows(root: Path, learners: list[str]) -> list[dict]:
+    """Every recorded check before submitting (grading/checks/<module>/<learner>.jsonl) of the roster's
+    learners and the ready modules, one row per question; a damaged line is skipped, as when it is read."""
+    rows = []
+    for module in load_modules(root, ready_only=True):
+        for learner in learners:
+            for n, attempt in enumerate(read_attempts(root, module.id, learner), start=1):
+                for question, verdict in (attempt.get("questions") or {}).items():
+                    rows.append({"learner_id": learner, "module": module.id, "attempt": attempt.get("attempt") or n,
+                                 "checked_at": attempt.get("time", ""), "question": question,
+                                 "verdict": verdict.get("verdict", ""), "misconception": verdict.get("misconception") or ""})
+    return rows
 
 
 def export_results(*, root: Path | None = None, out: Path | None = None, excel: bool = True) -> tuple[Path, list[dict]]:

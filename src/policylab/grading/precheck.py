@@ -33,6 +33,7 @@ from policylab.course.paths import find_root
 from policylab.data.draw_identity import check_learner_id
 from policylab.data.draws import DrawError, local_learner
 from policylab.grading import hidden_tests, states
+from policylab.grading.attempts import attempts_file, read_attempts
 from policylab.grading.bank import load_bank
 from policylab.grading.roster import load_roster
 from policylab.grading.submissions import Unreadable, read_notebook
@@ -42,7 +43,13 @@ VERDICTS_KO = {RIGHT: "맞았습니다", NAMED: "틀렸습니다", UNEXPLAINED: 
 
 
 class CheckRefused(RuntimeError):
-    """The check cannot run; the Korean message names the file or setting and what to do."""
+    """The check cannot run; the Korean message names the file or setting and what to do.
+    ``assessment``: refused because the module is in assessment mode (the Validate button then falls
+    back to nbgrader's own format check)."""
+
+    def __init__(self, message: str, *, assessment: bool = False) -> None:
+        super().__init__(message)
+        self.assessment = assessment
 
 
 @dataclass
@@ -68,22 +75,6 @@ class CheckResult:
     @property
     def right(self) -> int:
         return sum(q.verdict == RIGHT for q in self.questions)
-
-
-def attempts_file(root: Path, module_id: str, learner: str) -> Path:
-    return Path(root) / "grading" / "checks" / module_id / f"{learner}.jsonl"
-
-
-def read_attempts(root: Path, module_id: str, learner: str) -> list[dict]:
-    """Every recorded check of this learner and module, oldest first (a damaged line is skipped)."""
-    path = attempts_file(root, module_id, learner)
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines() if path.is_file() else []:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
 
 
 def _module_of(path: Path, module_id: str | None, root: Path):
@@ -163,7 +154,7 @@ def check_notebook(notebook: str | os.PathLike, *, learner: str | None = None, m
     module = _module_of(path, module_id, root)
     if not module.checks:
         raise CheckRefused(f"{module.id}은(는) 평가 모드라서 제출 전 확인을 쓸 수 없습니다 (강사가 course.yml의 checks를 "
-                           "off로 정했습니다). 제출한 뒤 강사의 채점을 기다려 주세요.")
+                           "off로 정했습니다). 제출한 뒤 강사의 채점을 기다려 주세요.", assessment=True)
     learner = learner or local_learner()
     if not learner:
         raise CheckRefused("학습자 ID를 알 수 없습니다. $POLICYLAB_LEARNER에 학습자 ID를 넣거나 --learner로 지정하세요.")

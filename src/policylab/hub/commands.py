@@ -21,6 +21,7 @@ from policylab.hub.settings import (
     TRAINER_GROUP,
     HubError,
     MANAGER_GROUP,
+    CHECKS_USER,
     REPORTS_USER,
     HubSettings,
     members,
@@ -60,9 +61,12 @@ def hub() -> None:
 @click.option("--reports-user", default=REPORTS_USER, show_default=True,
               help="System user the reports service runs as (created if missing, added to the trainers' group).")
 @click.option("--reports-port", type=int, default=8002, show_default=True, help="The reports service's port (loopback).")
+@click.option("--checks-user", default=CHECKS_USER, show_default=True,
+              help="System user the check service runs as (created if missing, added to the trainers' group).")
+@click.option("--precheck-port", type=int, default=8003, show_default=True, help="The check service's port (loopback).")
 def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, managers, bind_url, hub_port,
              proxy_api_port, proxy_command, authenticator, course_group, trainer_group, manager_group, reports_user,
-             reports_port) -> None:
+             reports_port, checks_user, precheck_port) -> None:
     """Lay out the deployment (run as root); then start JupyterHub with the printed command."""
     from policylab.course.paths import find_root
 
@@ -75,7 +79,8 @@ def hub_init(prefix, exchange, course_root, db_url, python, trainers, learners, 
                                bind_url=bind_url, hub_port=hub_port, proxy_api_port=proxy_api_port,
                                proxy_command=proxy_command, authenticator=authenticator,
                                course_group=course_group, trainer_group=trainer_group, managers=list(managers),
-                               manager_group=manager_group, reports_user=reports_user, reports_port=reports_port)
+                               manager_group=manager_group, reports_user=reports_user, reports_port=reports_port,
+                               checks_user=checks_user, precheck_port=precheck_port)
         drawn = prepare_draws(settings, list(learners))
     except (HubError, DrawError, subprocess.CalledProcessError) as exc:
         raise click.ClickException(str(getattr(exc, "stderr", None) or exc)) from None

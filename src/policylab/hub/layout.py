@@ -5,8 +5,10 @@ set it up can still leak solutions to learners, so nothing here is left to a man
 """
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,11 +19,13 @@ from policylab.hub.settings import (
     EXCHANGE_MODES,
     LEARNER_DISABLED_LAB,
     LEARNER_DISABLED_SERVER,
+    LEARNER_SERVER,
     SETTINGS_NAME,
     TRAINER_GROUP,
     HubError,
     MANAGER_GROUP,
     REPORTS_USER,
+    CHECKS_USER,
     HubSettings,
     add_to_group,
     answers_dir,
@@ -54,7 +58,8 @@ def _role_configs(settings: HubSettings) -> dict[str, Path]:
            '"""Learners: the course id and the exchange only. Written by `policylab hub init`."""\n'
            "c = get_config()  # noqa: F821\n" + common, 0o644)
     write_file(learner / "jupyter_server_config.json",
-           json.dumps({"ServerApp": {"jpserver_extensions": {k: False for k in LEARNER_DISABLED_SERVER}}},
+           json.dumps({"ServerApp": {"jpserver_extensions": {**{k: False for k in LEARNER_DISABLED_SERVER},
+                                                             **{k: True for k in LEARNER_SERVER}}}},
                       indent=2) + "\n", 0o644)
     write_file(learner / "labconfig" / "page_config.json",
            json.dumps({"disabledExtensions": {k: True for k in LEARNER_DISABLED_LAB}}, indent=2) + "\n", 0o644)
@@ -123,7 +128,8 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
                 hub_port: int = 8081, proxy_api_port: int = 8001, proxy_command: str = "",
                 authenticator: str = "pam", course_group: str = COURSE_GROUP,
                 trainer_group: str = TRAINER_GROUP, managers: list[str] = (), manager_group: str = MANAGER_GROUP,
-                reports_user: str = REPORTS_USER, reports_port: int = 8002) -> HubSettings:
+                reports_user: str = REPORTS_USER, reports_port: int = 8002, checks_user: str = CHECKS_USER,
+                precheck_port: int = 8003) -> HubSettings:
     """Create groups, the exchange, the shared course folder, role configs and the settings file."""
     if os.geteuid() != 0:
         raise HubError("`policylab hub init` sets owners and groups: run it as root (sudo).")
@@ -141,6 +147,8 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
         add_to_group(user, manager_group)
     ensure_system_user(reports_user)  # reads grading/out/ for the reports service (traverses the course root)
     add_to_group(reports_user, trainer_group)
+    ensure_system_user(checks_user)  # grades learners' checks: reads solutions, writes grading/checks/ and caches
+    add_to_group(checks_user, trainer_group)
     course_id = read_course_id(course_root)
 
     # the exchange (modes: module docstring)
@@ -162,6 +170,9 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
     share_course(course_root, trainer_gid)
     protect_answers(answers_dir(python), trainer_gid)
     _copy_datasets(course_root / "datasets", prefix / "datasets")
+    checks_home = prefix / "checks"  # the check service's HOME: Jupyter's runtime files, caches
+    checks_home.mkdir(exist_ok=True)
+    set_owner_mode(checks_home, 0o700, grp.getgrnam(trainer_group).gr_gid, uid=pwd.getpwnam(checks_user).pw_uid)
 
     url_file = etc / "gradebook.url"
     write_file(url_file, db_url.strip() + "\n", 0o640, group=trainer_group)
@@ -179,7 +190,8 @@ def init_layout(*, prefix: Path, exchange: Path, course_root: Path, db_url: str,
         proxy_api_port=proxy_api_port, proxy_command=proxy_command, authenticator=authenticator,
         course_group=course_group, trainer_group=trainer_group,
         gradebook_url_file=str(url_file), check_token_file=str(token_file), manager_group=manager_group,
-        reports_user=reports_user, reports_port=reports_port, draws=str(prefix / "draws"))
+        reports_user=reports_user, reports_port=reports_port, draws=str(prefix / "draws"), checks_user=checks_user,
+        precheck_port=precheck_port)
     settings.config_dirs = {k: str(v) for k, v in _role_configs(settings).items()}
     install_lab_overrides(course_root, python)
     settings.save(etc / SETTINGS_NAME)

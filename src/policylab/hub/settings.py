@@ -24,6 +24,10 @@ path                                         owner:group            mode    why
 <prefix>/etc/gradebook.url                   root:policylab-trainers 0640   the PostgreSQL URL (a credential)
 <prefix>/etc/policylab-hub.json              root:root              0644   the answers; jupyterhub_config.py reads it
 user policylab-reports (system, no login)    in policylab-trainers          the reports service reads grading/out/
+user policylab-checks (system, no login)     in policylab-trainers          the check service grades learners'
+                                                                            checks (reads solutions, writes
+                                                                            grading/checks/ and caches)
+<prefix>/checks                              policylab-checks       0700   the check service's home (runtime files)
 ===========================================  =====================  ======  ====================================
 
 Groups: ``policylab`` (every course member), ``policylab-trainers`` and ``policylab-managers``
@@ -40,6 +44,8 @@ is on for everybody so that nbgrader never resets these modes.
 Learners have no formgrader: its server extension and lab plugins are disabled in the
 learner's config folder. That is a convenience; the boundary is the file system (learners
 cannot read the course root) and the gradebook URL, which only trainers' servers receive.
+Their Validate button is answered by :mod:`policylab.hub.learner_check` (nbgrader's own validate
+extension off), which sends the notebook to the check service: the hidden tests stay trainer-side.
 """
 from __future__ import annotations
 
@@ -55,6 +61,7 @@ COURSE_GROUP = "policylab"
 TRAINER_GROUP = "policylab-trainers"
 MANAGER_GROUP = "policylab-managers"  # log in for the dashboard only: no Jupyter server, no course folder
 REPORTS_USER = "policylab-reports"    # the reports service's system user (reads grading/out/)
+CHECKS_USER = "policylab-checks"      # the check service's system user (grades learners' checks in the sandbox)
 SETTINGS_NAME = "policylab-hub.json"
 DEFAULT_PREFIX = Path("/srv/policylab")
 DEFAULT_EXCHANGE = Path("/srv/nbgrader/exchange")
@@ -62,7 +69,9 @@ DEPLOY_DIR = Path(__file__).resolve().parents[3] / "deploy"  # src/policylab/hub
 
 # Exchange modes (see the module docstring); the setgid bit keeps new entries in the group.
 EXCHANGE_MODES = {"": 0o0750, "course": 0o2775, "outbound": 0o2775, "inbound": 0o2773, "feedback": 0o2771}
-LEARNER_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+LEARNER_DISABLED_SERVER = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                           "nbgrader.server_extensions.validate_assignment")  # policylab.hub.learner_check answers
+LEARNER_SERVER = ("policylab.hub.learner_check",)  # the Validate button asks the hub's check service
 LEARNER_DISABLED_LAB = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                         "@jupyter/nbgrader:course-list")
 
@@ -95,6 +104,8 @@ class HubSettings:
     reports_port: int = 8002
     config_dirs: dict = field(default_factory=dict)  # role -> Jupyter config folder
     draws: str = ""                  # <prefix>/draws: each learner's own exercise data (policylab.hub.draws)
+    checks_user: str = CHECKS_USER   # runs the check service (policylab.hub.precheck_service)
+    precheck_port: int = 8003
 
     @classmethod
     def load(cls, path: Path) -> "HubSettings":

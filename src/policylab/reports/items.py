@@ -52,7 +52,32 @@ def item_analysis(questions: "pd.DataFrame", *, min_n: int = MIN_GROUP) -> "pd.D
                .drop(columns="_o").reset_index(drop=True))
 
 
-def write_item_analysis(questions: "pd.DataFrame", out_dir: Path) -> tuple[Path, Path]:
+PERSIST_COLUMNS = ("module", "question", "misconception", "learners", "still_at_last")
+
+
+def persisting_mistakes(checks: "pd.DataFrame | None", *, min_n: int = MIN_GROUP) -> "pd.DataFrame":
+    """From the checks before submitting: per module × question × named mistake, how many learners made it
+    in some check (``learners``) and how many still made it at their last check of that module
+    (``still_at_last``): the mistakes checking did not cure. Rows about fewer than ``min_n`` learners are
+    left out; learners are counted, never named."""
+    import pandas as pd
+
+    if checks is None or checks.empty:
+        return pd.DataFrame(columns=list(PERSIST_COLUMNS))
+    checks = checks.assign(attempt=pd.to_numeric(checks["attempt"], errors="coerce").fillna(0))
+    last = checks.groupby(["learner_id", "module"])["attempt"].transform("max") == checks["attempt"]
+    named = checks[checks["verdict"] == "named"]
+    rows = []
+    for (module, question, mistake), group in named.groupby(["module", "question", "misconception"], sort=True):
+        n = group["learner_id"].nunique()
+        if n >= min_n:
+            rows.append({"module": module, "question": question, "misconception": mistake, "learners": n,
+                         "still_at_last": group.loc[last[group.index], "learner_id"].nunique()})
+    return pd.DataFrame(rows, columns=list(PERSIST_COLUMNS))
+
+
+def write_item_analysis(questions: "pd.DataFrame", out_dir: Path,
+                        checks: "pd.DataFrame | None" = None) -> tuple[Path, Path]:
     """``item_analysis.csv`` (Excel-readable) and ``items.html`` (the trainers' page) in ``out_dir``."""
     table = item_analysis(questions)
     csv_path = Path(out_dir) / "item_analysis.csv"
@@ -70,6 +95,18 @@ def write_item_analysis(questions: "pd.DataFrame", out_dir: Path) -> tuple[Path,
                     f"<tbody>{rows}</tbody></table>")
     if not body:
         body.append(f"<p>학습자 {MIN_GROUP}명 이상이 채점된 문항이 아직 없습니다.</p>")
+    persisting = persisting_mistakes(checks)
+    body.append("<h2>제출 전 확인에서 반복된 실수</h2><p>학습자가 제출 전 확인(policylab check)에서 채점기가 알아본 실수와, "
+                "그 모듈의 마지막 확인에서도 같은 실수가 남은 학습자 수입니다. 확인으로 고쳐지지 않은 실수는 다시 가르칠 "
+                f"후보입니다. 학습자 {MIN_GROUP}명 미만인 행은 싣지 않습니다.</p>")
+    if persisting.empty:
+        body.append("<p>해당하는 실수가 아직 없습니다.</p>")
+    else:
+        rows = "".join(f"<tr><td>{html.escape(r.module)}</td><td>{html.escape(r.question)}</td>"
+                       f"<td>{html.escape(r.misconception)}</td><td>{r.learners}명</td><td>{r.still_at_last}명</td></tr>"
+                       for r in persisting.itertuples())
+        body.append("<table><thead><tr><th>모듈</th><th>문항</th><th>실수</th><th>확인에서 한 학습자</th>"
+                    f"<th>마지막 확인에도 남은 학습자</th></tr></thead><tbody>{rows}</tbody></table>")
     page = f"""<!DOCTYPE html>
 <html lang="ko"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">

@@ -167,7 +167,7 @@ def render_reports(
                 stale.unlink()
     write_plotly_js(out_dir)
     if dashboard:  # the trainers' item analysis goes beside the dashboard, from the same snapshot
-        write_item_analysis(snap.questions, out_dir)
+        write_item_analysis(snap.questions, out_dir, snap.checks)
     jobs = _plan(root, out_dir, snap, chosen, dashboard)
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
     results = _run_jobs(jobs, root=root, out_dir=out_dir, workers=workers, progress=progress, timeout=timeout)

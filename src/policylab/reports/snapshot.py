@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policylab.course.paths import find_root
-from policylab.snapshot import NUMERIC_COLUMNS, SNAPSHOT_COLUMNS, STATES
+from policylab.snapshot import NUMERIC_COLUMNS, OPTIONAL_COLUMNS, SNAPSHOT_COLUMNS, STATES
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -24,13 +24,14 @@ class ReportError(RuntimeError):
 
 @dataclass
 class Snapshot:
-    """The four snapshot tables (docs/snapshot.md), text columns as ``str``, points as floats."""
+    """The snapshot tables (docs/snapshot.md), text columns as ``str``, points as floats."""
 
     folder: Path
     roster: "pd.DataFrame"
     results: "pd.DataFrame"
     questions: "pd.DataFrame"
     comments: "pd.DataFrame"
+    checks: "pd.DataFrame | None" = None  # checks before submitting; empty when none were exported
 
 
 def default_snapshot_dir(root: Path | None = None) -> Path:
@@ -50,7 +51,7 @@ def _read_table(path: Path) -> "pd.DataFrame":
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ReportError(f"{path}: not a readable UTF-8 CSV file ({exc.__class__.__name__}: {exc})") from None
-    missing = [c for c in SNAPSHOT_COLUMNS[path.name] if c not in frame.columns]
+    missing = [c for c in {**SNAPSHOT_COLUMNS, **OPTIONAL_COLUMNS}[path.name] if c not in frame.columns]
     if missing:
         raise ReportError(
             f"{path}: missing column(s) {', '.join(missing)}; docs/snapshot.md lists the columns "
@@ -89,7 +90,11 @@ def load_snapshot(folder: str | os.PathLike | None = None, *, root: str | os.Pat
             f"{folder / 'results.csv'}: unknown state(s) {', '.join(map(repr, unknown))}; "
             f"expected one of {', '.join(STATES)}"
         )
-    return Snapshot(folder, roster, results, tables["questions.csv"], tables["comments.csv"])
+    import pandas as pd
+
+    checks = (_read_table(folder / "checks.csv") if (folder / "checks.csv").is_file()
+              else pd.DataFrame(columns=list(OPTIONAL_COLUMNS["checks.csv"]), dtype=str))
+    return Snapshot(folder, roster, results, tables["questions.csv"], tables["comments.csv"], checks)
 
 
 # --------------------------------------------------------------------------- the course map

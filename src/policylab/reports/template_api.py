@@ -15,6 +15,7 @@ from policylab.reports.aggregates import (  # noqa: F401
                                           skill_mastery,
                                           suppress_cells,
 )
+from policylab.reports.check_progress import check_progress  # noqa: F401
 from policylab.reports.display import (  # noqa: F401
                                           show_chart,
                                           show_table,
