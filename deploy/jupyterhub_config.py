@@ -102,6 +102,7 @@ c.JupyterHub.services = [
         "user": S["checks_user"],  # in the trainers' group: the hidden tests stay on the trainers' side
         "cwd": "/",
         "environment": {"POLICYLAB_HUB_SETTINGS": _settings_path, "HOME": os.path.join(S["prefix"], "checks"),
+                        "POLICYLAB_ROOT": S["course_root"], "POLICYLAB_DATASETS": S["datasets"],
                         "LC_ALL": "C.UTF-8", "LANG": "ko_KR.UTF-8", "PYTHONNOUSERSITE": "1",
                         "PATH": os.pathsep.join([os.path.dirname(S["python"]), "/usr/local/bin", "/usr/bin", "/bin"])},
         "oauth_no_confirm": True,

@@ -207,11 +207,14 @@ class SystemAccounts:
         self._cleanup()
 
 
-def run_as(user: str, argv: list[str], *, env: dict, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``argv`` as ``user`` (runuser), with exactly ``env`` plus that user's HOME and PATH."""
+def run_as(user: str, argv: list[str], *, env: dict, cwd: Path, timeout: float = 300,
+           umask: int | None = None) -> subprocess.CompletedProcess:
+    """``argv`` as ``user`` (runuser), with exactly ``env`` plus that user's HOME and PATH (and ``umask``)."""
     home = pwd.getpwnam(user).pw_dir
     full = {"HOME": home, "USER": user, "LOGNAME": user, "PATH": f"{Path(argv[0]).parent}:/usr/bin:/bin",
             "LC_ALL": "C.UTF-8", **env}
+    if umask is not None:
+        argv = ["/bin/sh", "-c", f'umask {umask:04o} && exec "$0" "$@"', *argv]
     return subprocess.run(["runuser", "-u", user, "--", "env", "-i", *[f"{k}={v}" for k, v in full.items()], *argv],
                           cwd=cwd, capture_output=True, text=True, timeout=timeout)
 

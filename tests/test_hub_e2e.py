@@ -409,8 +409,10 @@ def test_release_fetch_submit_collect_grade_and_report(deployment):
     env = {"POLICYLAB_DB_URL": Path(settings.gradebook_url_file).read_text().strip(),
            "POLICYLAB_DATASETS": settings.datasets, "POLICYLAB_ROOT": str(course)}
     bindir = Path(deployment["python"]).parent
+    # from the trainer's terminal on the hub, whose umask is 002 (jupyterhub_config.py): the caches it makes
+    # in the shared course folder stay writable by the other trainers and the check service
     graded = run_as(TRAINER, [str(bindir / "policylab"), "grade", MODULE, "--workers", "1"], env=env, cwd=course,
-                    timeout=600)
+                    timeout=600, umask=0o002)
     assert graded.returncode == 0, graded.stdout + graded.stderr
     record = json.loads((course / "grading" / "states" / MODULE / f"{LEARNER}.json").read_text())
     assert record["state"] == "graded", record
@@ -487,8 +489,10 @@ def test_learner_checks_before_submitting_in_the_browser(deployment):
         waited = time.monotonic() - started
         # asking again at once is refused with the cool-down, in Korean, with Retry-After
         service = f"{hub.url}/services/policylab-precheck/api/check"
-        again = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=nbformat.writes(wrong), headers=auth,
-                              timeout=60)
+        service_auth = {"Authorization": "token " + client.user_token(
+            LEARNER, scopes=[f"access:servers!user={LEARNER}", "access:services!service=policylab-precheck"])}
+        again = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=nbformat.writes(wrong),
+                              headers=service_auth, timeout=60)
     print(f"\nCHECK from the Validate button to the answer: {waited:.1f} s")
     assert mistake.description.strip() in message, message      # the mistake, named
     assert mistake.cell.split("_")[0] in message and "틀렸습니다" in message, message
@@ -503,7 +507,9 @@ def test_learner_checks_before_submitting_in_the_browser(deployment):
     # not without a login; and only notebooks, by a plain name
     r = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=nbformat.writes(wrong), timeout=60)
     assert r.status_code == 403 or "/hub/login" in r.url, (r.status_code, r.url)
-    r = requests.post(service, params={"name": f"{MODULE}.html"}, data=b"{}", headers=auth, timeout=60)
+    r = requests.post(service, params={"name": f"{MODULE}.ipynb"}, data=b"{}", headers=auth, timeout=60)
+    assert r.status_code == 403, r.text  # a token of the learner's without the service's scope
+    r = requests.post(service, params={"name": f"{MODULE}.html"}, data=b"{}", headers=service_auth, timeout=60)
     assert r.status_code == 400 and "노트북 파일 이름" in r.json()["message"], r.text
 
 

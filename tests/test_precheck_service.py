@@ -116,6 +116,13 @@ def test_the_service_runs_the_real_check_and_passes_its_refusals_on(course):
     assert broken.value.status == 409 and broken.value.message.startswith("m01.ipynb") and not broken.value.assessment
     assert "policylab-precheck-" not in broken.value.message
 
+    # a failure of the checker itself: the learner reads a Korean sentence, never a traceback or a trainer-side path
+    crash = [sys.executable, "-c", "import sys; print('Traceback: /srv/course/solutions', file=sys.stderr); sys.exit(1)"]
+    with pytest.raises(Refused) as crashed:
+        asyncio.run(run_check(b"{}", "m01.ipynb", "kim01", command=crash, env=dict(os.environ), timeout=60))
+    assert crashed.value.status == 500 and "강사에게 알려" in crashed.value.message
+    assert "Traceback" not in crashed.value.message and "/srv" not in crashed.value.message
+
     config = (course / "course.yml").read_text(encoding="utf-8")
     (course / "course.yml").write_text(re.sub(r"(- id: m01\n)", r"\1    checks: off\n", config), encoding="utf-8")
     try:

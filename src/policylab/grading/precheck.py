@@ -123,7 +123,8 @@ class _OneAtATime:
     """One check per learner and module at a time (a second one is refused, not queued)."""
 
     def __init__(self, root: Path, module_id: str, learner: str) -> None:
-        self.path = Path(root) / "grading" / ".work" / "checks" / f"{module_id}-{learner}.lock"
+        # beside the attempts: the hub's check service writes there, and nothing else of the course's
+        self.path = attempts_file(root, module_id, learner).with_name(f".{learner}.lock")
 
     def __enter__(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import sys
@@ -32,6 +33,8 @@ from policylab.grading.collect import MAX_FILE
 
 SERVICE_NAME = "policylab-precheck"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.ipynb")
+UNAVAILABLE = "지금은 확인할 수 없습니다 (채점기 쪽 문제입니다). 강사에게 알려 주시고, 제출은 평소처럼 할 수 있습니다."
+log = logging.getLogger(SERVICE_NAME)
 
 
 class Refused(Exception):
@@ -100,9 +103,12 @@ async def run_check(body: bytes, name: str, learner: str, *, command: list[str],
     try:
         refusal = json.loads(text)  # `--json` prints a refusal as {"refused": ..., "assessment": ...}
     except ValueError:
-        refusal = {"refused": err.decode("utf-8", "replace").strip().replace(str(path), name)}
-    raise Refused(403 if refusal.get("assessment") else 409 if proc.returncode == 1 else 503,
-                  refusal.get("refused") or f"{name}: 확인하지 못했습니다.", assessment=bool(refusal.get("assessment")))
+        # anything else (a traceback, a trainer-side path) is for the trainer's log, not the learner's page
+        log.error("check of %s by %s failed (exit %s): %s", name, learner, proc.returncode,
+                  err.decode("utf-8", "replace")[-4000:])
+        raise Refused(503 if proc.returncode == 2 else 500, UNAVAILABLE) from None
+    raise Refused(403 if refusal.get("assessment") else 409, refusal.get("refused") or UNAVAILABLE,
+                  assessment=bool(refusal.get("assessment")))
 
 
 def make_app(prefix: str, *, limits: Limits, command: list[str], env: dict, timeout: float = 600):
@@ -174,6 +180,7 @@ def main() -> None:
 
     from policylab.hub.settings import HubSettings
 
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
     settings = HubSettings.load(Path(os.environ["POLICYLAB_HUB_SETTINGS"]))
     os.umask(0o002)  # what it writes in the course folder (draws, caches, attempts) stays the trainers' too
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONNOUSERSITE") if key in os.environ}
