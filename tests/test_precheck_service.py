@@ -21,7 +21,7 @@ from conftest import copy_course
 
 from policylab.course.build import build_exercises
 from policylab.hub.learner_check import validate_reply
-from policylab.hub.precheck_service import Limits, Refused, notebook_name, run_check
+from policylab.hub.precheck_service import Limits, Refused, answer, notebook_name, run_check
 
 pytestmark = pytest.mark.xdist_group("precheck")
 POLICYLAB = [str(Path(sys.executable).parent / "policylab")]
@@ -97,8 +97,15 @@ def course(tmp_path_factory):
 
 
 def _check(course, body: bytes, name: str = "m01.ipynb", learner: str = "kim01") -> dict:
-    env = {**os.environ, "POLICYLAB_ROOT": str(course)}
-    return asyncio.run(run_check(body, name, learner, command=POLICYLAB, env=env, timeout=300))
+    """The service's whole answer to one request (admission, queue, check), but for the hub's login."""
+    async def ask():
+        return await answer(body, name, learner, limits=Limits(cooldown=0), slots=asyncio.Semaphore(1),
+                            command=POLICYLAB, env={**os.environ, "POLICYLAB_ROOT": str(course)}, timeout=300)
+    reply = asyncio.run(ask())
+    assert reply["ok"] and all(q["label"] in ("맞았습니다", "틀렸습니다", "실행되지 않았습니다")
+                               for q in reply["result"]["questions"])
+    assert reply["text"].startswith("m01 제출 전 확인 (학습자 kim01")
+    return reply["result"]
 
 
 def test_the_service_runs_the_real_check_and_passes_its_refusals_on(course):

@@ -111,13 +111,33 @@ async def run_check(body: bytes, name: str, learner: str, *, command: list[str],
                   assessment=bool(refusal.get("assessment")))
 
 
+async def answer(body: bytes, name: str, learner: str, *, limits: Limits, slots: asyncio.Semaphore,
+                 command: list[str], env: dict, timeout: float = 600) -> dict:
+    """What the service answers one request (the handler's whole work but for who asks): admitted by
+    ``limits``, queued for one of ``slots``, checked; the result with each verdict's Korean label and
+    the Korean text. Raises Refused."""
+    from policylab.grading.precheck import VERDICTS_KO, CheckResult, Question, as_text
+
+    name = notebook_name(name)
+    if len(body) > MAX_FILE:
+        raise Refused(413, f"{name}: 노트북이 너무 큽니다 ({MAX_FILE // 2**20} MB 넘음). 큰 출력을 지우고 다시 확인하세요.")
+    limits.admit(learner)
+    try:
+        async with slots:
+            result = await run_check(body, name, learner, command=command, env=env, timeout=timeout)
+    finally:
+        limits.done(learner)
+    text = as_text(CheckResult(**{**result, "questions": [Question(**q) for q in result["questions"]]}))
+    for q in result["questions"]:
+        q["label"] = VERDICTS_KO[q["verdict"]]  # the Validate dialog's words, in the learner's language
+    return {"ok": True, "result": result, "text": text}
+
+
 def make_app(prefix: str, *, limits: Limits, command: list[str], env: dict, timeout: float = 600):
     """``POST <prefix>api/check`` with the notebook as the body and ``?name=<file name>``."""
     from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
     from jupyterhub.utils import url_path_join
     from tornado import web
-
-    from policylab.grading.precheck import VERDICTS_KO, CheckResult, Question, as_text
 
     slots = asyncio.Semaphore(limits.workers)
 
@@ -135,28 +155,15 @@ def make_app(prefix: str, *, limits: Limits, command: list[str], env: dict, time
 
         @web.authenticated
         async def post(self) -> None:
-            learner = self.current_user["name"]
             try:
-                name = notebook_name(self.get_argument("name", ""))
-                if len(self.request.body) > MAX_FILE:
-                    raise Refused(413, f"{name}: 노트북이 너무 큽니다 ({MAX_FILE // 2**20} MB 넘음). 큰 출력을 지우고 다시 확인하세요.")
-                limits.admit(learner)
-                try:
-                    async with slots:
-                        result = await run_check(self.request.body, name, learner, command=command, env=env,
-                                                 timeout=timeout)
-                finally:
-                    limits.done(learner)
+                reply = await answer(self.request.body, self.get_argument("name", ""), self.current_user["name"],
+                                     limits=limits, slots=slots, command=command, env=env, timeout=timeout)
             except Refused as exc:
                 self.set_status(exc.status)
                 if exc.retry_after:
                     self.set_header("Retry-After", str(exc.retry_after))
-                return self.finish(json.dumps({"ok": False, "message": exc.message, "assessment": exc.assessment},
-                                              ensure_ascii=False))
-            text = as_text(CheckResult(**{**result, "questions": [Question(**q) for q in result["questions"]]}))
-            for q in result["questions"]:
-                q["label"] = VERDICTS_KO[q["verdict"]]  # the Validate dialog's words, in the learner's language
-            self.finish(json.dumps({"ok": True, "result": result, "text": text}, ensure_ascii=False))
+                reply = {"ok": False, "message": exc.message, "assessment": exc.assessment}
+            self.finish(json.dumps(reply, ensure_ascii=False))
 
     settings = {"hub_auth": HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60),
                 "cookie_secret": os.urandom(32)}
