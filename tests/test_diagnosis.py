@@ -72,6 +72,27 @@ def test_a_blank_answer_is_not_the_mistake_that_raises():
         "relative-data-path"
 
 
+def test_an_unanswered_question_is_known_unexplained_without_trials(tmp_path):
+    """The grader skips the draw's trial kernel for a question left as released (issue 19): no value reached
+    its test and its answer cells raised nbgrader's NotImplementedError or nothing. That is sound only
+    while no bank entry raises NotImplementedError, which the bank refuses."""
+    import pytest
+
+    from policylab.grading.bank import BankError, Misconception
+    from policylab.grading.hidden_tests import _unanswered
+
+    bank = [Misconception("relative-data-path", "q3_answer", ("q3_tests",), "상대 경로로 읽었습니다.", "lots = 1")]
+    blank = {"grade_id": "q3_tests", "values": {"lots": {"t": "missing"}}}
+    assert _unanswered(blank, bank, {"q3_answer": "NotImplementedError", "q3_tests": "NameError"})
+    assert _unanswered(blank, bank, {})
+    assert not _unanswered(blank, bank, {"q3_answer": "FileNotFoundError"})  # that may be the entry's own error
+    assert not _unanswered({"grade_id": "q3_tests", "values": {"lots": encode(3)}}, bank, {})  # a value to match
+    (tmp_path / "bank.yml").write_text("- id: lazy\n  cell: q1_answer\n  targets: [q1_tests]\n  description: x\n"
+                                       "  code: raise NotImplementedError()\n", encoding="utf-8")
+    with pytest.raises(BankError, match="NotImplementedError"):
+        load_bank(tmp_path / "bank.yml")
+
+
 def test_a_mistake_of_kind_is_named_even_on_values_changed_by_an_earlier_mistake():
     """A number where a name was asked, after a wrong filter upstream: no values match, the kind does."""
     from policylab.grading.bank import Misconception

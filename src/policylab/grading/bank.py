@@ -57,6 +57,9 @@ def load_bank(path: Path, *, lesson: str = "") -> list[Misconception]:
         if entry["id"] in seen:
             raise BankError(f"{path}: misconception id {entry['id']!r} is listed twice")
         seen.add(entry["id"])
+        if "NotImplementedError" in str(entry["code"]):  # that is an untouched answer (diagnosis relies on it)
+            raise BankError(f"{path}: misconception {entry['id']!r} raises NotImplementedError, which is what an "
+                            "unanswered cell raises; a wrong answer must be an answer")
         targets = entry["targets"] if isinstance(entry["targets"], list) else [entry["targets"]]
         bank.append(Misconception(str(entry["id"]), str(entry["cell"]), tuple(map(str, targets)),
                                   str(entry["description"]), str(entry["code"]),

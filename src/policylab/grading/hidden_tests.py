@@ -231,29 +231,49 @@ class RunHiddenTests(NbGraderPreprocessor):
         failed = [j for j in jobs if verdicts.get(j["grade_id"]) is None or not verdicts[j["grade_id"]].passed]
         if not failed:
             return
-        signatures_file = self.signatures_file
-        if self.per_draw:
-            from policylab.grading.signatures import cache_path, signatures
-
-            # this learner's draw, and only the bank entries behind the cells that failed (cached)
-            root, module_id = Path(os.environ["POLICYLAB_ROOT"]), resources["nbgrader"]["assignment"]
-            data, targets = Path(self._datasets()), frozenset(j["grade_id"] for j in failed)
-            signatures(module_id, root=root, datasets=data, targets=targets)
-            signatures_file = str(cache_path(module_id, root=root, datasets=data, targets=targets))
-        loaded = load_for_grading(signatures_file, self.bank_file, lesson=self.lesson)
-        if loaded is None:
-            return
-        sig, bank = loaded
         answer_errors = {}
         for cell in nb.cells:
             raised = [o.get("ename", "") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if raised and _grade_id(cell):
                 answer_errors[_grade_id(cell)] = raised[0]
+        if self.per_draw:
+            from policylab.grading.bank import load_bank
+            from policylab.grading.diagnosis import UNEXPLAINED
+            from policylab.grading.signatures import signatures
+
+            # an unanswered question (its answer cells raise nbgrader's NotImplementedError or nothing, its test
+            # got no value) matches no entry whatever the draw's signatures are: no trial kernel for it
+            bank = load_bank(Path(self.bank_file), lesson=self.lesson)
+            for job in [j for j in failed if _unanswered(j, bank, answer_errors)]:
+                failed.remove(job)
+                nb.cells[plan[job["grade_id"]]["index"]].metadata.setdefault("policylab", {})["diagnosis"] = {
+                    "misconception": None, "text": UNEXPLAINED}
+            if not failed:
+                return
+            # this learner's draw, and only the bank entries behind the cells that failed (cached)
+            root, module_id = Path(os.environ["POLICYLAB_ROOT"]), resources["nbgrader"]["assignment"]
+            sig = signatures(module_id, root=root, datasets=Path(self._datasets()),
+                             targets=frozenset(j["grade_id"] for j in failed))
+        else:
+            loaded = load_for_grading(self.signatures_file, self.bank_file, lesson=self.lesson)
+            if loaded is None:
+                return
+            sig, bank = loaded
         for job in failed:
             found = diagnose(job["grade_id"], job["values"], sig, bank, answer_errors)
             cell = nb.cells[plan[job["grade_id"]]["index"]]
             cell.metadata.setdefault("policylab", {})["diagnosis"] = {"misconception": found.misconception,
                                                                       "text": found.text}
+
+
+def _unanswered(job: dict, bank, answer_errors: dict[str, str]) -> bool:
+    """No value reached the test, and every answer cell behind it was left as released (raised nbgrader's
+    NotImplementedError) or raised nothing: diagnosis.diagnose can name no entry then (an entry whose
+    names are missing needs the learner's answer to raise the entry's own error, and no bank entry
+    raises NotImplementedError: bank.load_bank refuses one), so the result is known without trials."""
+    cells = {m.cell for m in bank if job["grade_id"] in m.targets}
+    return all(v.get("t") == "missing" for v in job["values"].values()) and \
+        all(answer_errors.get(c) in (None, "NotImplementedError") for c in cells)
 
 
 def lint_test_cells(nb) -> list[str]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from policylab.grading.collect import MAX_FILE
+from policylab.hub.service_app import oauth_app, serve
 
 SERVICE_NAME = "policylab-precheck"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.ipynb")
@@ -135,8 +136,7 @@ async def answer(body: bytes, name: str, learner: str, *, limits: Limits, slots:
 
 def make_app(prefix: str, *, limits: Limits, command: list[str], env: dict, timeout: float = 600):
     """``POST <prefix>api/check`` with the notebook as the body and ``?name=<file name>``."""
-    from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
-    from jupyterhub.utils import url_path_join
+    from jupyterhub.services.auth import HubOAuthenticated
     from tornado import web
 
     slots = asyncio.Semaphore(limits.workers)
@@ -165,12 +165,7 @@ def make_app(prefix: str, *, limits: Limits, command: list[str], env: dict, time
                 reply = {"ok": False, "message": exc.message, "assessment": exc.assessment}
             self.finish(json.dumps(reply, ensure_ascii=False))
 
-    settings = {"hub_auth": HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60),
-                "cookie_secret": os.urandom(32)}
-    return web.Application([
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        (url_path_join(prefix, "api/check"), CheckHandler),
-    ], **settings)
+    return oauth_app(prefix, [("api/check", CheckHandler)])
 
 
 def _limits_from_env() -> Limits:
@@ -181,10 +176,6 @@ def _limits_from_env() -> Limits:
 
 def main() -> None:
     """Run as JupyterHub's managed service; the course comes from the hub's settings file."""
-    from urllib.parse import urlparse
-
-    from tornado.ioloop import IOLoop
-
     from policylab.hub.settings import HubSettings
 
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s")
@@ -194,13 +185,8 @@ def main() -> None:
     env.update(POLICYLAB_ROOT=settings.course_root, POLICYLAB_DATASETS=settings.datasets,
                POLICYLAB_DB_URL=Path(settings.gradebook_url_file).read_text(encoding="utf-8").strip())
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
-    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
     app = make_app(prefix, limits=_limits_from_env(), command=[str(Path(sys.executable).parent / "policylab")], env=env)
-    app.listen(url.port, url.hostname, max_body_size=MAX_FILE + 2**20)
-    try:
-        IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        pass
+    serve(app, max_body_size=MAX_FILE + 2**20)
 
 
 if __name__ == "__main__":

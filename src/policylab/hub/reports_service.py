@@ -34,6 +34,8 @@ import os
 import re
 from pathlib import Path
 
+from policylab.hub.service_app import oauth_app, serve
+
 SERVICE_NAME = "policylab-reports"
 SCOPE_OWN, SCOPE_DASHBOARD, SCOPE_ALL = (f"custom:{SERVICE_NAME}:{kind}" for kind in ("own", "dashboard", "all"))
 SCOPES = {
@@ -85,7 +87,7 @@ def _scopes(model: dict) -> set[str]:
 
 def make_app(out_dir: Path, prefix: str):
     """The tornado application: ``<prefix>`` → landing page, ``<prefix><page>`` → the page, ``oauth_callback``."""
-    from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
+    from jupyterhub.services.auth import HubOAuthenticated
     from jupyterhub.utils import url_path_join
     from tornado import web
 
@@ -127,29 +129,13 @@ def make_app(out_dir: Path, prefix: str):
             self.set_header("Content-Security-Policy", csp_for(body, is_html))
             self.finish(body)
 
-    settings = {"hub_auth": HubOAuth(api_token=os.environ["JUPYTERHUB_API_TOKEN"], cache_max_age=60),
-                "cookie_secret": os.urandom(32)}
-    return web.Application([
-        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        (url_path_join(prefix, "(.*)"), PageHandler),
-    ], **settings)
+    return oauth_app(prefix, [("(.*)", PageHandler)])
 
 
 def main() -> None:
     """Run as JupyterHub's managed service: the URL and prefix come from the hub's environment."""
-    from urllib.parse import urlparse
-
-    from tornado.ioloop import IOLoop
-
     out_dir = Path(os.environ["POLICYLAB_REPORTS_DIR"])
-    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")
-    url = urlparse(os.environ["JUPYTERHUB_SERVICE_URL"])
-    app = make_app(out_dir, prefix)
-    app.listen(url.port, url.hostname)
-    try:
-        IOLoop.current().start()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT
-        pass
+    serve(make_app(out_dir, os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE_NAME}/")))
 
 
 if __name__ == "__main__":
