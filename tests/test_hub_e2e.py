@@ -148,7 +148,8 @@ def test_hub_check_passes_on_the_laid_out_deployment(deployment):
     assert done.returncode == 0, done.stdout + done.stderr + deployment["hub"].tail()
     for name in ("exchange inbound", "answers trainers-only", "gradebook reachable", "formgrader: trainer", "formgrader: not for learners",
                  "formgrader: learner kept out", "course id consistent", "Korean interface",
-                 "reports service answers", "reports: trainer", "reports: learner", "reports: manager"):
+                 "reports service answers", "reports: trainer", "reports: learner", "reports: manager",
+                 "check service answers a learner"):
         assert f"OK   {name}" in done.stdout, done.stdout
 
 

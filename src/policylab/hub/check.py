@@ -257,12 +257,32 @@ def check_reports(settings: HubSettings, *, url: str, trainer: str, learner: str
     return results
 
 
+def check_precheck(settings: HubSettings, *, url: str, learner: str) -> Check:
+    """The check service answers a learner (the scope their servers' tokens carry), without grading anything:
+    a file that is not a notebook is refused by name (400) before any check runs."""
+    import requests
+
+    from policylab.hub.precheck_service import SERVICE_NAME
+
+    hub = HubClient(url, Path(settings.check_token_file).read_text(encoding="utf-8").strip())
+    try:
+        hub.ensure_user(learner)
+        token = hub.user_token(learner, [f"access:services!service={SERVICE_NAME}"])
+        r = requests.post(f"{hub.url}/services/{SERVICE_NAME}/api/check", params={"name": "hub-check.txt"},
+                          data=b"{}", headers={"Authorization": f"token {token}"}, timeout=hub.timeout)
+    except (HubError, requests.RequestException) as exc:
+        return Check("check service answers a learner", False, f"{learner}: {exc.__class__.__name__}: {exc}")
+    return Check("check service answers a learner", r.status_code == 400,
+                 f"{learner}: a non-notebook → HTTP {r.status_code} {r.text[:120]}")
+
+
 def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, learner: str | None,
                manager: str | None = None) -> list[Check]:
     results = check_exchange(settings)
     results.append(check_answers_hidden(settings))
     results.append(check_gradebook(settings))
-    trainer = trainer or next((u for u in members(settings.trainer_group) if u != settings.reports_user), None)
+    services = {settings.reports_user, settings.checks_user}  # system users in the trainers' group
+    trainer = trainer or next((u for u in members(settings.trainer_group) if u not in services), None)
     manager = manager or next(iter(members(settings.manager_group)), None)
     learner = learner or next((u for u in members(settings.course_group)
                                if not in_group(u, settings.trainer_group)), None)
@@ -274,6 +294,7 @@ def run_checks(settings: HubSettings, *, url: str | None, trainer: str | None, l
         results += check_running(settings, url=url or settings.bind_url, trainer=trainer, learner=learner)
         results += check_reports(settings, url=url or settings.bind_url, trainer=trainer, learner=learner,
                                  manager=manager)
+        results.append(check_precheck(settings, url=url or settings.bind_url, learner=learner))
     except Exception as exc:  # noqa: BLE001 - a hub that cannot be asked is a failed check, not a crash
         results.append(Check("hub reachable", False, f"{exc.__class__.__name__}: {exc}"))
     return results
