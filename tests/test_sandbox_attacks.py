@@ -218,7 +218,10 @@ def test_the_integrity_attacks_do_fool_stock_nbgrader(tmp_path):
 @pytest.mark.xdist_group("sandbox-no-sandbox")
 def test_no_sandbox_mode_still_checks_outside_the_kernel_and_says_so(tmp_path):
     root = build_course(tmp_path / "plain")
-    config = load_config(root, **sandbox.config_overrides(root=root, sandbox=False), Execute={"timeout": 20})
+    # 60 s a cell, not 20: without the sandbox the kernel shares the machine with the rest of the suite; a
+    # fresh-clone CI run near its end once scored the solution 2 of 5 here (not reproduced alone, a cell
+    # timeout under load the likely cause; the assertion now shows the recorded outcome). No limit is tested here
+    config = load_config(root, **sandbox.config_overrides(root=root, sandbox=False), Execute={"timeout": 60})
     api = make_api(config)
     assert api.generate_assignment(MODULE, force=True, create=True)["success"]
     release = nbformat.read(root / "exercises" / MODULE / f"{MODULE}.ipynb", as_version=4)
@@ -227,5 +230,6 @@ def test_no_sandbox_mode_still_checks_outside_the_kernel_and_says_so(tmp_path):
     for learner in ("full", "trick"):
         api.autograde(MODULE, learner, force=True, create=True)
     scores = read_scores(config, ["full", "trick"])
-    assert scores["full"]["_total"] == 5.0 and scores["trick"]["_total"] == 0.0
+    assert scores["full"]["_total"] == 5.0 and scores["trick"]["_total"] == 0.0, (
+        scores, sandbox.read_outcomes(MODULE, "full", root=root))
     assert [o["sandbox"] for o in sandbox.read_outcomes(MODULE, "full", root=root)] == [False]

@@ -228,12 +228,13 @@ class Checker:
             cls._shared.datasets = datasets
             return cls._shared
 
-    def run(self, cells: list[dict], *, timeout: float) -> list[Verdict]:
-        """Check every cell; a hang or crash fails them all (and the process is replaced)."""
+    def run(self, cells: list[dict], *, timeout: float, root: str | None = None) -> list[Verdict]:
+        """Check every cell against ``root``'s references (default: $POLICYLAB_ROOT); a hang or crash fails
+        them all (and the process is replaced)."""
         result: list = []
 
         def talk() -> None:
-            job = {"cells": cells, "datasets": self.datasets, "root": os.environ.get("POLICYLAB_ROOT")}
+            job = {"cells": cells, "datasets": self.datasets, "root": root or os.environ.get("POLICYLAB_ROOT")}
             self.proc.stdin.write(json.dumps(job) + "\n")
             self.proc.stdin.flush()
             result.append(self.proc.stdout.readline())

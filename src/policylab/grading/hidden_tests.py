@@ -175,11 +175,13 @@ class RunHiddenTests(NbGraderPreprocessor):
     per_draw = Bool(False, help="Each learner has their own draw: the signatures are computed (once, cached) "
                     "on the draw this notebook was graded on").tag(config=True)
 
+    def _root(self) -> str:
+        return os.environ.get("POLICYLAB_ROOT") or str(Path(self.config.CourseDirectory.get("root") or os.getcwd()))
+
     def _datasets(self) -> str:
         if os.environ.get("POLICYLAB_DATASETS"):
             return os.environ["POLICYLAB_DATASETS"]
-        root = self.config.CourseDirectory.get("root") or os.getcwd()
-        return str(Path(root) / "datasets")
+        return str(Path(self._root()) / "datasets")
 
     def preprocess(self, nb, resources):
         state = resources.get("policylab_checks")
@@ -203,8 +205,9 @@ class RunHiddenTests(NbGraderPreprocessor):
                 sent = exports[0]["values"]  # only the names the grader asked for: nothing else gets in
                 values = {n: sent[n] if isinstance(sent.get(n), dict) else {"t": "missing"} for n in item["names"]}
                 jobs.append({"grade_id": gid, "code": item["code"], "values": values})
-        verdicts = {v.grade_id: v for v in Checker.shared(datasets=self._datasets()).run(jobs, timeout=self.timeout)} \
-            if jobs else {}
+        # the course root goes with every job: a checker kept from another course must not read that one's reference
+        verdicts = {v.grade_id: v for v in Checker.shared(datasets=self._datasets()).run(
+            jobs, timeout=self.timeout, root=self._root())} if jobs else {}
         for gid, item in plan.items():
             cell = nb.cells[item["index"]]
             cell.source = item["shown"]
