@@ -84,6 +84,9 @@ def test_the_validate_dialog_gets_escaped_korean_text():
     right = {**result, "questions": [result["questions"][1]]}
     assert validate_reply({"ok": True, "result": right}) == {"success": True, "value": {}}
     assert validate_reply({"ok": False, "message": "방금 확인했습니다."}) == {"success": False, "value": "방금 확인했습니다."}
+    tampered = {**right, "state": "tampered", "state_label": "시험 셀 변경", "reason": "잠긴 셀을 <되돌렸습니다>."}
+    first = validate_reply({"ok": True, "result": tampered})["value"]["failed"][0]
+    assert first["source"] == "m01: 시험 셀 변경" and "&lt;되돌렸습니다&gt;" in first["error"]
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +108,8 @@ def _check(course, body: bytes, name: str = "m01.ipynb", learner: str = "kim01")
     assert reply["ok"] and all(q["label"] in ("맞았습니다", "틀렸습니다", "실행되지 않았습니다")
                                for q in reply["result"]["questions"])
     assert reply["text"].startswith("m01 제출 전 확인 (학습자 kim01")
+    # the source notebook's test cells are not the released ones: restored and said so, in Korean
+    assert (reply["result"]["state"], reply["result"]["state_label"]) == ("tampered", "시험 셀 변경")
     return reply["result"]
 
 

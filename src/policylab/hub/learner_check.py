@@ -7,7 +7,8 @@ It reads the learner's own notebook (never a link, never outside the server's ro
 :mod:`policylab.hub.precheck_service` with the server's own hub token, so the check runs trainer-side:
 this server holds no hidden test, reference or key. The answer is put in the shape nbgrader's dialog
 shows (``failed`` cells, one per question not right); the dialog writes ``error`` as HTML, so every
-text is escaped here. It imports nothing of the grading code: the learner's server needs none. In assessment mode the service refuses, and nbgrader's own format check runs.
+text is escaped here. It imports nothing of the grading code: the learner's server needs none.
+In assessment mode the service refuses, and nbgrader's own format check runs.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ def validate_reply(answer: dict) -> dict:
     summary += "이 확인은 성적에 기록되지 않습니다."
     failed = []
     if result["state"] != "graded" or not wrong:
-        failed.append({"source": f"{result['module']}: {result['state']}", "error": html.escape(result.get("reason") or "")})
+        failed.append({"source": f"{result['module']}: {result.get('state_label') or result['state']}",
+                       "error": html.escape(result.get("reason") or "")})
     for q in wrong:
         label = f"{q['grade_id']} {q['title']}".strip()
         failed.append({"source": f"{label}: {q['label']}", "error": html.escape(q.get("text") or "")})

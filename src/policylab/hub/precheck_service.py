@@ -117,6 +117,7 @@ async def answer(body: bytes, name: str, learner: str, *, limits: Limits, slots:
     """What the service answers one request (the handler's whole work but for who asks): admitted by
     ``limits``, queued for one of ``slots``, checked; the result with each verdict's Korean label and
     the Korean text. Raises Refused."""
+    from policylab.grading import states
     from policylab.grading.precheck import VERDICTS_KO, CheckResult, Question, as_text
 
     name = notebook_name(name)
@@ -131,6 +132,7 @@ async def answer(body: bytes, name: str, learner: str, *, limits: Limits, slots:
     text = as_text(CheckResult(**{**result, "questions": [Question(**q) for q in result["questions"]]}))
     for q in result["questions"]:
         q["label"] = VERDICTS_KO[q["verdict"]]  # the Validate dialog's words, in the learner's language
+    result["state_label"] = states.LABELS_KO.get(result["state"], result["state"])
     return {"ok": True, "result": result, "text": text}
 
 
