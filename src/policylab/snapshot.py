@@ -31,4 +31,5 @@ SNAPSHOT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"checks.csv": CHECKS_COLUMNS}
 """Tables a snapshot from before they existed lacks: read as empty."""
-NUMERIC_COLUMNS = frozenset({"score", "max_score", "auto_score", "auto_max", "manual_score", "manual_max"})
+NUMERIC_COLUMNS = frozenset({"score", "max_score", "auto_score", "auto_max", "manual_score", "manual_max",
+                             "attempt"})

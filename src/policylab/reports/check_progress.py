@@ -20,8 +20,7 @@ def check_progress(checks: "pd.DataFrame | None", learner_id: str) -> "pd.DataFr
     columns = ["module", "checks", "first_right", "last_right", "questions", "still_named"]
     if checks is None or checks.empty:
         return pd.DataFrame(columns=columns)
-    mine = checks[checks["learner_id"] == learner_id].assign(
-        attempt=lambda f: pd.to_numeric(f["attempt"], errors="coerce").fillna(0).astype(int))
+    mine = checks[checks["learner_id"] == learner_id]  # ``attempt`` is a number: the snapshot reader checks it
     rows = []
     for module, group in mine.groupby("module", sort=True):
         first, last = group[group["attempt"] == group["attempt"].min()], group[group["attempt"] == group["attempt"].max()]

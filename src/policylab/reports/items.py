@@ -64,7 +64,6 @@ def persisting_mistakes(checks: "pd.DataFrame | None", *, min_n: int = MIN_GROUP
 
     if checks is None or checks.empty:
         return pd.DataFrame(columns=list(PERSIST_COLUMNS))
-    checks = checks.assign(attempt=pd.to_numeric(checks["attempt"], errors="coerce").fillna(0))
     last = checks.groupby(["learner_id", "module"])["attempt"].transform("max") == checks["attempt"]
     named = checks[checks["verdict"] == "named"]
     rows = []
