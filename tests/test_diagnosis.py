@@ -8,6 +8,7 @@ are reached through real grading.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from conftest import REPO
 
@@ -165,9 +166,13 @@ def test_a_kept_kernel_gives_each_draw_what_a_fresh_kernel_gives(tmp_path):
     try:
         first = compute(draws[0])
         kept = next(iter(trial_kernel._parked.values()))
+        kept.run("from policylab.course.paths import DATASETS")  # as a module's setup cell may
         second = compute(draws[1])
         assert next(iter(trial_kernel._parked.values())) is kept  # the same kernel served both draws
         assert [first.to_json(), second.to_json()] == fresh
+        # the DATASETS constant a cell imports follows the draw too, though its module stayed loaded
+        shown = kept.run("from policylab.course.paths import DATASETS\nprint(DATASETS)")
+        assert [o.get("text", "").strip() for o in shown] == [str(Path(draws[1]).resolve())], shown
     finally:
         trial_kernel.keep_kernels(False)
     assert not trial_kernel._parked and not kept.started

@@ -147,6 +147,13 @@ def test_shared_checker_outlives_a_change_of_datasets_and_is_replaced_when_it_di
     assert second is first and first.proc.poll() is None
     verdict = second.run([{"grade_id": "b", "code": where, "values": {"expected": encode("/b")}}], timeout=60)[0]
     assert verdict.passed, verdict
+    # and so does the DATASETS constant hidden checks import (docs/authoring.md), though it was first imported
+    # by an earlier job: a stale one read another learner's draw (or another course's data) in the checker
+    constant = "from policylab.course.paths import DATASETS\nassert str(DATASETS) == expected, str(DATASETS)"
+    for folder in ("/a", "/b"):
+        first.datasets = folder
+        verdict = first.run([{"grade_id": "d", "code": constant, "values": {"expected": encode(folder)}}], timeout=60)[0]
+        assert verdict.passed, verdict
     # and each job's checks see that job's course root (the scratch courses of a test run, one after another)
     root = "import os\nassert os.environ['POLICYLAB_ROOT'] == expected, os.environ.get('POLICYLAB_ROOT')"
     for course in ("/course-one", "/course-two"):
