@@ -14,7 +14,7 @@ from conftest import REPO
 
 from policylab.grading.bank import load_bank
 from policylab.grading.diagnosis import UNEXPLAINED, diagnose, same
-from policylab.grading.values import encode
+from policylab.grading.values import decode, encode
 
 
 def test_comparison_tolerates_rounding_but_not_a_different_value():
@@ -176,3 +176,53 @@ def test_a_kept_kernel_gives_each_draw_what_a_fresh_kernel_gives(tmp_path):
     finally:
         trial_kernel.keep_kernels(False)
     assert not trial_kernel._parked and not kept.started
+
+
+def _tiny_source(tmp_path, setup: str):
+    """A two-question source notebook: q1 reads a table the setup cell made, q2 reads it again later."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def meta(gid, **kw):
+        return {"nbgrader": {"grade_id": gid, "schema_version": 3, "locked": False, "grade": False,
+                             "solution": False, **kw}}
+
+    nb = new_notebook(cells=[
+        new_code_cell(setup, metadata=meta("setup", locked=True)),
+        new_code_cell("### BEGIN SOLUTION\ntotal = int(df['fee'].sum())\n### END SOLUTION", metadata=meta("q1_answer", solution=True)),
+        new_code_cell("assert isinstance(total, int)", metadata=meta("q1_tests", grade=True, locked=True, points=1)),
+        new_code_cell("### BEGIN SOLUTION\nbiggest = int(df['fee'].max())\n### END SOLUTION", metadata=meta("q2_answer", solution=True)),
+        new_code_cell("assert isinstance(biggest, int)", metadata=meta("q2_tests", grade=True, locked=True, points=1)),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "m00.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_trial_that_changes_shared_data_in_place_leaves_no_trace(tmp_path, monkeypatch):
+    """A mistake that doubles the shared table in place: its own values show it, and the next trials and the
+    solution see the clean table again, put back from the snapshot (one kernel start) or, when the namespace
+    cannot be copied (a generator), by a restart and a replay, with the same values."""
+    from policylab.grading import trial_kernel
+    from policylab.grading.bank import Misconception
+    from policylab.grading.signatures import compute_signatures
+
+    bank = [Misconception("doubled-in-place", "q1_answer", ("q1_tests",), "x", "df['fee'] *= 2\ntotal = int(df['fee'].sum())"),
+            Misconception("sum-not-max", "q2_answer", ("q2_tests",), "x", "biggest = int(df['fee'].sum())")]
+    starts = []
+    real_start = trial_kernel.TrialKernel.start
+    monkeypatch.setattr(trial_kernel.TrialKernel, "start", lambda self: (starts.append(1), real_start(self))[1])
+    setup = "import pandas as pd\ndf = pd.DataFrame({'fee': [100, 300, 600]})\n"
+    results = []
+    for extra, kernels in (("", 1), ("gen = (i for i in range(3))\n", 2)):
+        starts.clear()
+        sig = compute_signatures("m00", _tiny_source(tmp_path, setup + extra), bank, root=tmp_path, datasets=tmp_path)
+        assert len(starts) == kernels, (extra, starts)
+        results.append(sig.to_json())
+        values = {k: {g: {n: decode(v) for n, v in d.items()} for g, d in t.items()} for k, t in sig.misconceptions.items()}
+        assert values["doubled-in-place"]["q1_tests"] == {"total": 2000}
+        assert values["sum-not-max"]["q2_tests"] == {"biggest": 1000}  # the table as the setup made it
+        assert {g: {n: decode(v) for n, v in d.items()} for g, d in sig.solution.items()} == \
+            {"q1_tests": {"total": 1000}, "q2_tests": {"biggest": 600}}
+    assert results[0] == results[1]

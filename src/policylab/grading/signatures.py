@@ -11,9 +11,11 @@ How one kernel serves ~25 misconceptions: the source notebook runs top to bottom
 cell that has misconceptions, each one is tried in turn — its code instead of the answer, then
 the cells up to its test cells, which export their values as at grading — and the answer is run
 again. A learner who made a mistake upstream carries it into later questions, so each entry is
-also tried after every upstream entry whose names flow into its answer cell (``pairs``). After every trial the test cells must export the solution's values again; if they do not
-(a mistake that changed shared data in place), the kernel restarts and replays the clean prefix,
-so one trial never leaks into the next.
+also tried after every upstream entry whose names flow into its answer cell (``pairs``). After every
+trial the test cells must export the solution's values again; if they do not (a mistake that changed
+shared data in place), the namespace is put back from the snapshot taken when the clean run first reached
+that answer cell (TrialKernel.snapshot), or, failing that, the kernel restarts and replays the clean
+prefix, so one trial never leaks into the next.
 """
 from __future__ import annotations
 
@@ -215,11 +217,19 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
     ok = False
     try:
         done = 0  # cells 0..done-1 have run in order, cleanly
+        # answer cells with trials whose clean state (cells before it run) was snapshotted in the kernel
+        # (TrialKernel.snapshot); tried once, on the first, clean, pass through the cell
+        snaps: set[int] = set()
+        tried: set[int] = set()
 
         def run_through(stop: int, record: dict | None) -> None:
             """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
             nonlocal done
             for i in range(done, stop):
+                if i in by_cell and i not in tried:
+                    tried.add(i)
+                    if kernel.snapshot(i):
+                        snaps.add(i)
                 if skip(i):
                     continue
                 outputs = kernel.run(as_run(i))
@@ -252,10 +262,29 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
             done = first
             run_through(last + 1, restored)
             if any(restored.get(t) != sig.solution.get(t) for t in restored):  # a trial left a trace
-                kernel.start()
-                done = 0
-                run_through(last + 1, None)
+                back_to(first)
+                restored = {}
+                run_through(last + 1, restored)
+                if any(restored.get(t) != sig.solution.get(t) for t in restored):
+                    restart()
+                    run_through(last + 1, None)
             return got, raised
+
+        def restart() -> None:
+            nonlocal done
+            kernel.start()
+            snaps.clear()
+            tried.clear()
+            done = 0
+
+        def back_to(i: int) -> None:
+            """The clean state before cell i: its snapshot, else a new kernel and a replay from the first cell."""
+            nonlocal done
+            if i in snaps and kernel.restore(i):
+                done = i
+            else:
+                restart()
+                run_through(i, None)
 
         for i in range(len(cells)):
             trials = by_cell.get(i, [])
@@ -264,9 +293,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                     run_through(i + 1, sig.solution)
                 continue
             if i < done:  # an earlier trial block ran past this answer: start clean
-                kernel.start()
-                done = 0
-                run_through(i, None)
+                back_to(i)
             last = max(index[t] for m in trials for t in m.targets)
             run_through(last + 1, sig.solution)
             for m in trials:

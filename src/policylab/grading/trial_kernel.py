@@ -50,6 +50,21 @@ class TrialKernel:
         self.client.execute_cell(cell, 0, store_history=False)
         return cell.outputs
 
+    def snapshot(self, key: int) -> bool:
+        """Keep, in the kernel, a deep copy of the namespace as it is now (modules by reference): a trial
+        that changed shared data in place is undone by ``restore`` instead of a restart and a replay from
+        the first cell (reading the data again). False when something in it cannot be copied."""
+        return self._ok(self.run(_SNAPSHOT.format(key=key)), key)
+
+    def restore(self, key: int) -> bool:
+        """The namespace exactly as at ``snapshot(key)`` (names bound since are removed); the snapshot stays."""
+        return self._ok(self.run(_RESTORE.format(key=key)), key)
+
+    @staticmethod
+    def _ok(outputs: list, key: int) -> bool:
+        return any(f"policylab-snapshot-{key}-ok" in o.get("text", "") for o in outputs) and \
+            not any(o.get("output_type") == "error" for o in outputs)
+
     def reset(self, cells: list, env: dict) -> bool:
         """Ready for another draw of the same module: an empty namespace, an empty working folder and
         that draw's environment (the modules it imported stay loaded: that is the saving)."""
@@ -71,6 +86,31 @@ class TrialKernel:
         self.cells, self.env = cells, env
         return True
 
+
+# Run in the trusted kernel. A snapshot is one deepcopy of every user name together (objects shared by two
+# names stay shared), leaving out IPython's own names, dunders, modules and these helpers' `_policylab*`
+# names; restore copies it again, so one snapshot serves many trials. Snapshots live in the kernel's
+# namespace, so `%reset -f` (reset, between draws) drops them with everything else.
+_MINE = """def _policylab_mine(_policylab_ns, _policylab_ip=get_ipython()):
+    import types
+    return [k for k, v in _policylab_ns.items() if not k.startswith(("__", "_policylab"))
+            and k not in _policylab_ip.user_ns_hidden and not isinstance(v, types.ModuleType)]
+_policylab_snapshots = globals().get("_policylab_snapshots", {{}})
+"""
+_SNAPSHOT = _MINE + """try:
+    import copy as _policylab_copy
+    _policylab_snapshots[{key}] = _policylab_copy.deepcopy({{k: globals()[k] for k in _policylab_mine(globals())}})
+    print("policylab-snapshot-{key}-ok")
+except Exception:
+    _policylab_snapshots.pop({key}, None)
+"""
+_RESTORE = _MINE + """if {key} in _policylab_snapshots:
+    import copy as _policylab_copy
+    for _policylab_name in _policylab_mine(globals()):
+        del globals()[_policylab_name]
+    globals().update(_policylab_copy.deepcopy(_policylab_snapshots[{key}]))
+    print("policylab-snapshot-{key}-ok")
+"""
 
 # Trusted kernels kept between learners by a grading worker (keep_kernels): source notebook → kernel.
 _parked: dict[str, TrialKernel] = {}
