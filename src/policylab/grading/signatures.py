@@ -240,12 +240,19 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
             done = max(done, stop)
 
         def trial(swaps: dict[int, Misconception], last: int, targets: tuple[str, ...]) -> tuple[dict, str]:
-            """Cells from the first swapped one to ``last`` with the swaps; then back to the solution."""
+            """Cells from the first swapped one to ``last`` with the swaps, on the clean state before it: its
+            snapshot put back (the block ends with ``settle``), else the solution's names from there removed
+            and, after the trial, the solution run again."""
             nonlocal done
             first = min(swaps)
-            code = [j for j in range(first, last + 1) if cells[j].cell_type == "code" and not _is_test(cells[j])]
-            forget = set().union(*(_assigned(cells[j].source) for j in code), *(_assigned(m.code) for m in swaps.values()))
-            kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
+            fresh = first in snaps and kernel.restore(first)
+            if not fresh:
+                if done <= last:  # the trial before this one left its state
+                    back_to(first)
+                code = [j for j in range(first, last + 1) if cells[j].cell_type == "code" and not _is_test(cells[j])]
+                forget = set().union(*(_assigned(cells[j].source) for j in code),
+                                     *(_assigned(m.code) for m in swaps.values()))
+                kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
             got, raised = {}, ""
             for j in range(first, last + 1):
                 if skip(j) and j not in swaps:
@@ -258,17 +265,23 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                     values = _exports(outputs, nonce, gid)
                     if values is not None:
                         got[gid] = values
-            restored: dict = {}
             done = first
+            if not fresh:
+                settle(first, last)
+            return got, raised
+
+        def settle(first: int, last: int) -> None:
+            """The solution's state through ``last`` again after a trial from ``first``, checked against the
+            solution's exports: a trace left (an in-place change) is undone from the snapshot, else by a restart."""
+            restored: dict = {}
             run_through(last + 1, restored)
-            if any(restored.get(t) != sig.solution.get(t) for t in restored):  # a trial left a trace
+            if any(restored.get(t) != sig.solution.get(t) for t in restored):
                 back_to(first)
                 restored = {}
                 run_through(last + 1, restored)
                 if any(restored.get(t) != sig.solution.get(t) for t in restored):
                     restart()
                     run_through(last + 1, None)
-            return got, raised
 
         def restart() -> None:
             nonlocal done
@@ -316,6 +329,9 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                         alone, _ = trial({index[u.cell]: u}, last, m.targets)
                         sig.upstream.setdefault(u.id, {}).update(alone)
                     sig.pairs[f"{u.id}+{m.id}"] = trial({index[u.cell]: u, i: m}, last, m.targets)[0]
+            if done <= last:  # the last trial's state is still in the kernel
+                back_to(i)
+                settle(i, last)
         ok = True
     finally:
         release(source, kernel, ok)
