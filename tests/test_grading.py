@@ -123,12 +123,24 @@ def _build(base: Path) -> None:
         gb.find_grade("w1_answer", "m01", "m01", learner).manual_score = points
         gb.find_comment("w1_answer", "m01", "m01", learner).manual_comment = comment
         gb.db.commit()
-    feedback = write_feedback("m01", root=course)
-    (base / "feedback.json").write_text(json.dumps({"withheld": feedback.withheld}, ensure_ascii=False))
+    feedback = write_feedback("m01", root=course, workers=2)  # `policylab feedback` on two cores
+    pages = _pages(course)
+    serial = write_feedback("m01", root=course, workers=1)
+    (base / "feedback.json").write_text(json.dumps({
+        "withheld": feedback.withheld, "written": list(feedback.written), "serial_withheld": serial.withheld,
+        "serial_written": list(serial.written), "same_pages": pages == _pages(course) and len(pages)},
+        ensure_ascii=False))
     export_snapshot(root=course, out_dir=base / "snapshot")
     # stock nbgrader's own feedback for the same learner, to show what the leak check catches (#917)
     subprocess.run([str(BIN / "nbgrader"), "generate_feedback", "m01", "--student", "fails-hidden-tests"],
                    cwd=stock, env=_env(stock), capture_output=True, timeout=300)
+
+
+def _pages(course: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(course)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((course / "grading" / "feedback").rglob("*.html"))}
 
 
 @pytest.fixture(scope="module")
@@ -252,6 +264,15 @@ def test_feedback_never_shows_hidden_tests(batch):
     # the check is real: stock nbgrader's feedback for the same submission shows the hidden assert
     stock_page = (batch / "stock" / "grading" / "feedback" / "fails-hidden-tests" / "m01" / "m01.html")
     assert find_leaks(stock_page.read_text(encoding="utf-8"), secrets)
+
+
+def test_feedback_written_in_processes_is_what_one_process_writes(batch):
+    """write_feedback shares the learners between processes (the CLI's and the demo's default): the same
+    learners in the same order, the same verdicts, byte-identical pages."""
+    done = json.loads((batch / "feedback.json").read_text())
+    assert done["written"] == done["serial_written"] == sorted(EXPECTED)
+    assert done["withheld"] == done["serial_withheld"]
+    assert done["same_pages"] == len(EXPECTED)
 
 
 def test_feedback_is_korean_with_hints(batch):

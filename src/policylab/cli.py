@@ -55,7 +55,7 @@ def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
 @click.option("--learners", type=click.IntRange(min=1), default=30, show_default=True,
               help="Simulated learners across the corporation's departments.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for grading and reports (default: the number of cores).")
+              help="Processes for grading, feedback and reports (default: the number of cores).")
 @click.pass_context
 def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
     """The whole cycle on simulated learners: build, release, submit, autograde, feedback, reports."""
@@ -298,13 +298,15 @@ def check(ctx: click.Context, notebook: Path, module_id: str | None, learner: st
 @main.command()
 @click.argument("module_id", metavar="MODULE")
 @click.option("--learner", "learners", multiple=True, help="Only this learner (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes writing pages (default: the number of cores).")
 @click.pass_context
-def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...]) -> None:
+def feedback(ctx: click.Context, module_id: str, learners: tuple[str, ...], workers: int | None) -> None:
     """Write Korean feedback HTML for MODULE (no hidden test code in it)."""
     from policylab.grading.feedback import write_feedback
 
     try:
-        report = write_feedback(module_id, root=_root(ctx), learners=list(learners) or None)
+        report = write_feedback(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers)
     except _grading_errors() as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"피드백 {len(report.written) - len(report.withheld)}명 작성, 보류 {len(report.withheld)}명.")

@@ -94,7 +94,7 @@ def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, worke
         marked = simulate_trainer_grades(cohort, module.id, root=root)
         if marked:
             echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
-        fb = write_feedback(module.id, root=root)
+        fb = write_feedback(module.id, root=root, workers=workers)
         echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
              f"grading/feedback/<학습자>/{module.id}/"
              + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))

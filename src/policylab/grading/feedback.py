@@ -25,6 +25,7 @@ that says what happened.
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -234,8 +235,12 @@ def _withheld_page(module, learner: str) -> str:
             "못했습니다. 강사에게 문의하세요.</p></body></html>\n")
 
 
-def write_feedback(module_id: str, *, root: Path | None = None, learners: list[str] | None = None) -> FeedbackReport:
-    """Write ``grading/feedback/<learner>/<module>/<notebook>.html`` for every graded (or the named) learner."""
+def write_feedback(module_id: str, *, root: Path | None = None, learners: list[str] | None = None,
+                   workers: int | None = 1) -> FeedbackReport:
+    """Write ``grading/feedback/<learner>/<module>/<notebook>.html`` for every graded (or the named) learner.
+
+    ``workers``: processes sharing the learners (None: one per core); each page is one nbconvert export,
+    about 0.4 s of CPU, so a class's pages take a core for seconds."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
@@ -243,6 +248,9 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
     module = get_module(module_id, root)
     records = {learner: r for (learner, _), r in states.read_states(root, module_id).items()}
     learners = list(learners) if learners else sorted(records)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(learners)))
+    if workers > 1:
+        return _in_processes(module_id, root, learners, workers)
     source_dir, release_dir = root / "solutions" / module_id, module.release.parent
     sources = {p.stem: nbformat.read(p, as_version=4) for p in sorted(source_dir.glob("*.ipynb"))}
     releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(release_dir.glob("*.ipynb"))}
@@ -301,6 +309,36 @@ def write_feedback(module_id: str, *, root: Path | None = None, learners: list[s
                 report.withheld[learner] = f"{path.name}: 실행될 수 있는 내용(스크립트)이 남아 있어 보내지 않았습니다."
         report.written[learner] = files
     return report
+
+
+def _in_processes(module_id: str, root: Path, learners: list[str], workers: int) -> FeedbackReport:
+    """write_feedback over ``workers`` processes, each a share of the learners; forked from a server that
+    has nbgrader and nbconvert imported already (a spawned process would import them again per module)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["policylab.grading.feedback", "nbgrader.converters", "nbconvert.exporters"])
+    shares = [learners[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # the server was forked with the environment of its first use: each share brings the caller's
+        # (POLICYLAB_DB_URL, POLICYLAB_ROOT, ... as they are now)
+        parts = list(pool.map(_write_share, [(module_id, str(root), share, dict(os.environ)) for share in shares]))
+    report = FeedbackReport(module=module_id)
+    for learner in learners:  # in the order asked, as one process writes them
+        for part in parts:
+            if learner in part.written:
+                report.written[learner] = part.written[learner]
+            if learner in part.withheld:
+                report.withheld[learner] = part.withheld[learner]
+    return report
+
+
+def _write_share(job: tuple[str, str, list[str], dict]) -> FeedbackReport:
+    module_id, root, learners, environ = job
+    os.environ.clear()
+    os.environ.update(environ)
+    return write_feedback(module_id, root=Path(root), learners=learners, workers=1)
 
 
 def _generate(api, module_id: str, learner: str) -> dict:
