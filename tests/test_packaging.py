@@ -43,3 +43,18 @@ def test_run_outputs_are_ignored_but_templates_are_tracked(repo):
         assert ignored(produced), produced
     for tracked in ("grading/reports/learner_report.ipynb", "grading/roster.example.csv"):
         assert not ignored(tracked), tracked
+
+
+def test_our_processes_skip_jsonschemas_slow_optional_import_and_still_validate_notebooks():
+    """policylab/__init__.py keeps rfc3987_syntax (a Lark grammar compiled on import, ~0.9 s of CPU) out of
+    every process that imports policylab first: the checker, grading workers, trial kernels. Notebook
+    validation, which never checks "iri" formats, works as before."""
+    import subprocess
+    import sys
+
+    code = ("import sys, policylab.grading.checks, nbformat\n"
+            "nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')]))\n"
+            "print(sys.modules['rfc3987_syntax'] is None, 'jsonschema' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"], out.stdout

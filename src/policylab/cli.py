@@ -4,12 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# jsonschema imports rfc3987_syntax (it compiles a Lark grammar: about 1 s of CPU, 6 s on a busy
-# machine) only to check "iri" formats, which nbformat's notebook schemas never use. This process
-# is ours: every command starts that much sooner (policylab.grading.workers does the same).
-sys.modules.setdefault("rfc3987_syntax", None)
-
-import click  # noqa: E402
+import click
 
 from policylab import __version__
 

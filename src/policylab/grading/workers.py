@@ -222,9 +222,6 @@ class WorkerPool:
 
 
 def main(argv: list[str]) -> None:
-    # jsonschema imports rfc3987_syntax (it compiles a Lark grammar: about 1 s of CPU) only to
-    # check "iri" formats, which nbformat's notebook schemas never use. This process is ours.
-    sys.modules.setdefault("rfc3987_syntax", None)
     down_r, up_w, parent_pid = argv
     conn = _Duplex(Connection(int(down_r), writable=False), Connection(int(up_w), readable=False))
     _serve(conn, int(parent_pid))
