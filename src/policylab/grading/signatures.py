@@ -218,15 +218,17 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
     try:
         done = 0  # cells 0..done-1 have run in order, cleanly
         # answer cells with trials whose clean state (cells before it run) was snapshotted in the kernel
-        # (TrialKernel.snapshot); tried once, on the first, clean, pass through the cell
+        # (TrialKernel.snapshot); tried once, on the first pass through the cell while ``clean``: the kernel
+        # has run only solution cells in order since it started or a snapshot was put back
         snaps: set[int] = set()
         tried: set[int] = set()
+        clean = True
 
         def run_through(stop: int, record: dict | None) -> None:
             """Run cells done..stop-1 in order; a test cell's exports go into ``record``."""
             nonlocal done
             for i in range(done, stop):
-                if i in by_cell and i not in tried:
+                if clean and i in by_cell and i not in tried:
                     tried.add(i)
                     if kernel.snapshot(i):
                         snaps.add(i)
@@ -243,7 +245,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
             """Cells from the first swapped one to ``last`` with the swaps, on the clean state before it: its
             snapshot put back (the block ends with ``settle``), else the solution's names from there removed
             and, after the trial, the solution run again."""
-            nonlocal done
+            nonlocal done, clean
             first = min(swaps)
             fresh = first in snaps and kernel.restore(first)
             if not fresh:
@@ -253,6 +255,7 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                 forget = set().union(*(_assigned(cells[j].source) for j in code),
                                      *(_assigned(m.code) for m in swaps.values()))
                 kernel.run(f"for _n in {sorted(forget)!r}:\n    globals().pop(_n, None)\n")
+            clean = False
             got, raised = {}, ""
             for j in range(first, last + 1):
                 if skip(j) and j not in swaps:
@@ -284,17 +287,17 @@ def compute_signatures(module_id: str, source: Path, bank: list[Misconception], 
                     run_through(last + 1, None)
 
         def restart() -> None:
-            nonlocal done
+            nonlocal done, clean
             kernel.start()
             snaps.clear()
             tried.clear()
-            done = 0
+            done, clean = 0, True
 
         def back_to(i: int) -> None:
             """The clean state before cell i: its snapshot, else a new kernel and a replay from the first cell."""
-            nonlocal done
+            nonlocal done, clean
             if i in snaps and kernel.restore(i):
-                done = i
+                done, clean = i, True
             else:
                 restart()
                 run_through(i, None)
