@@ -147,3 +147,30 @@ def test_the_command_prints_korean_or_json(course, tmp_path):
     assert refused.exit_code != 0 and "파일이 없습니다" in refused.output
     stranger = CliRunner().invoke(main, ["--root", str(course), "check", str(path), "--learner", "choi04"])
     assert stranger.exit_code != 0 and "명단(grading/roster.csv)에 없어" in stranger.output
+
+
+def test_a_working_copy_gives_its_process_back_what_it_changed(tmp_path, monkeypatch):
+    """WorkingCopy sets the course's environment and a grading worker's caches in its process; a check runs in
+    its caller's process (the CLI, a test worker), which gets them back on close() and when setting up fails."""
+    from conftest import REPO
+
+    from policylab.grading import autograde, hidden_tests
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    monkeypatch.delenv("POLICYLAB_DATASETS", raising=False)
+    before = {k: os.environ.get(k) for k in ENV}
+    (tmp_path / "template.db").write_bytes(b"")
+    setup = dict(root=str(REPO), module_id="m01", workdir=str(tmp_path / "work"), template_db=str(tmp_path / "template.db"),
+                 release_dir=str(REPO / "exercises" / "m01"))
+    copy = autograde.WorkingCopy(**setup)
+    assert os.environ["NBGRADER_EXECUTION"] == "autograde" and hidden_tests.KEEP_SOURCE_CELLS
+    copy.close()
+    assert {k: os.environ.get(k) for k in ENV} == before and not hidden_tests.KEEP_SOURCE_CELLS
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("nbgrader_config.py could not be read")
+
+    monkeypatch.setattr(autograde, "load_config", broken)
+    with pytest.raises(RuntimeError):
+        autograde.WorkingCopy(**setup)
+    assert {k: os.environ.get(k) for k in ENV} == before and not hidden_tests.KEEP_SOURCE_CELLS

@@ -33,7 +33,7 @@ import nbformat
 
 from policylab.course.nbconfig import load_config
 from policylab.data.draws import DrawError
-from policylab.grading import states, untrusted
+from policylab.grading import hidden_tests, states, untrusted
 from policylab.grading.gradebook import extract_result
 from policylab.grading.submissions import (
     TIMESTAMP_FILE,
@@ -48,6 +48,7 @@ from policylab.grading.submissions import (
 
 TIMEOUT_ERRORS = ("CellTimeoutError", "UnresponsiveKernelError", "TimeoutError")
 DEAD_KERNEL_ERRORS = ("DeadKernelError",)
+_ENV = ("POLICYLAB_ROOT", "POLICYLAB_DATASETS", "NBGRADER_EXECUTION")  # what a working copy sets in its process
 
 
 def socket_dir(workdir: Path | str) -> Path:
@@ -103,9 +104,6 @@ class WorkingCopy:
     def __init__(self, *, root: str, module_id: str, workdir: str, template_db: str, release_dir: str,
                  overrides: dict | None = None, draws: bool = False, roster: list[str] | None = None,
                  submitted: str | None = None) -> None:
-        from nbgrader.apps import NbGraderAPI
-        from nbgrader.coursedir import CourseDirectory
-
         from policylab.grading.gradebook import ensure_tools_on_path
 
         self.root = Path(root)
@@ -128,6 +126,20 @@ class WorkingCopy:
         self.db = self.course / "gradebook.db"
         shutil.copyfile(template_db, self.db)
         ensure_tools_on_path()
+        # what this process had before: close() puts it back (a check runs in its caller's process), and
+        # so does a failure below
+        self._saved_env = {k: os.environ.get(k) for k in _ENV}
+        self._saved_keep_cells = hidden_tests.KEEP_SOURCE_CELLS
+        try:
+            self._set_up(overrides, workdir)
+        except BaseException:
+            self._give_back()
+            raise
+
+    def _set_up(self, overrides: dict | None, workdir: str) -> None:
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+
         # Notebooks find this course's datasets through policylab.course.paths from any folder.
         os.environ["POLICYLAB_ROOT"] = str(self.root)
         # The hidden checks run in this process (policylab.grading.hidden_tests) with the working copy as
@@ -168,12 +180,11 @@ class WorkingCopy:
 
         keep_kernels(True)
         # the private gradebook's source cells are fixed for the batch: read once, not three times a notebook
-        from policylab.grading import hidden_tests
-
         hidden_tests.KEEP_SOURCE_CELLS = True
 
     def close(self) -> None:
-        """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove)."""
+        """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove),
+        and give the process back the environment and caches it had before this copy."""
         from policylab.grading.checks import Checker
         from policylab.grading.trial_kernel import keep_kernels
 
@@ -182,6 +193,16 @@ class WorkingCopy:
             Checker._shared.close()
         if getattr(self, "sockets", None) is not None:
             shutil.rmtree(self.sockets, ignore_errors=True)
+        self._give_back()
+
+    def _give_back(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        hidden_tests.KEEP_SOURCE_CELLS = self._saved_keep_cells
+        hidden_tests._SOURCE_CELLS.clear()
 
     def autograded_dir(self, learner: str) -> Path:
         return self.course / "autograded" / learner / self.module_id

@@ -14,7 +14,6 @@ learner's progress over attempts and the item analysis. One check per learner at
 """
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -32,7 +31,7 @@ from policylab.course.nbconfig import load_config
 from policylab.course.paths import find_root
 from policylab.data.draw_identity import check_learner_id
 from policylab.data.draws import DrawError, local_learner
-from policylab.grading import hidden_tests, states
+from policylab.grading import states
 from policylab.grading.attempts import attempts_file, read_attempts
 from policylab.grading.bank import load_bank
 from policylab.grading.roster import load_roster
@@ -105,20 +104,6 @@ def _read(path: Path, module) -> nbformat.NotebookNode:
     return nb
 
 
-@contextlib.contextmanager
-def _restored(environ: dict, keep_cells: bool):
-    try:
-        yield
-    finally:
-        for key, value in environ.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        hidden_tests.KEEP_SOURCE_CELLS = keep_cells
-        hidden_tests._SOURCE_CELLS.clear()
-
-
 class _OneAtATime:
     """One check per learner and module at a time (a second one is refused, not queued)."""
 
@@ -175,11 +160,9 @@ def check_notebook(notebook: str | os.PathLike, *, learner: str | None = None, m
         if roster and learner not in roster:
             raise CheckRefused(f"학습자 {learner}는 명단(grading/roster.csv)에 없어 개인별 자료를 정할 수 없으므로 "
                                "확인하지 않았습니다. 강사에게 명단 추가를 요청하세요.")
-        # WorkingCopy is made for a grading worker's own process: it sets the course's and the draw's
-        # environment and the worker's caches; a check runs in the caller's process, which gets them back
-        saved = {k: os.environ.get(k) for k in ("POLICYLAB_ROOT", "POLICYLAB_DATASETS", "NBGRADER_EXECUTION")}
-        keep_cells = hidden_tests.KEEP_SOURCE_CELLS
-        with tempfile.TemporaryDirectory(prefix="policylab-check-") as tmp, _restored(saved, keep_cells):
+        # WorkingCopy sets the course's and the draw's environment and a grading worker's caches in this
+        # process; its close() gives the caller's process them back
+        with tempfile.TemporaryDirectory(prefix="policylab-check-") as tmp:
             tmp = Path(tmp)
             folder = tmp / "submitted" / learner / module.id
             folder.mkdir(parents=True)
