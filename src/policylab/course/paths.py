@@ -36,4 +36,10 @@ def datasets_dir() -> Path:
     return find_root() / "datasets"
 
 
-DATASETS = datasets_dir()
+def __getattr__(name: str) -> Path:
+    """``from policylab.course.paths import DATASETS``, computed when it is imported (PEP 562), not once per
+    process: the grader's long-lived processes (the checker, the kept diagnosis kernel) change
+    $POLICYLAB_DATASETS from one learner's draw to the next, and each import must see the current one."""
+    if name == "DATASETS":
+        return datasets_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

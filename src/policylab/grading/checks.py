@@ -190,9 +190,6 @@ def _serve() -> None:
         for key, name in (("datasets", "POLICYLAB_DATASETS"), ("root", "POLICYLAB_ROOT")):
             if job.get(key):
                 os.environ[name] = job[key]
-        paths = sys.modules.get("policylab.course.paths")
-        if paths is not None:  # DATASETS is fixed at import; a check's `import DATASETS` must get this job's
-            paths.DATASETS = paths.datasets_dir()
         verdicts = [check_cell(c["grade_id"], c["code"], c["values"]).__dict__ for c in job["cells"]]
         out.write(json.dumps(verdicts) + "\n")
         out.flush()

@@ -75,10 +75,7 @@ class TrialKernel:
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
         changed = {k: env[k] for k in ("POLICYLAB_ROOT", "POLICYLAB_DATASETS") if k in env}
         try:
-            # and the DATASETS constant (fixed when policylab.course.paths was first imported) follows the draw
-            outputs = self.run(f"%reset -f\nimport os as _os, sys as _sys\n_os.environ.update({changed!r})\n"
-                               "_p = _sys.modules.get('policylab.course.paths')\n"
-                               "if _p is not None: _p.DATASETS = _p.datasets_dir()\ndel _os, _sys, _p\n")
+            outputs = self.run(f"%reset -f\nimport os as _os\n_os.environ.update({changed!r})\ndel _os\n")
         except Exception:  # noqa: BLE001 - a kernel that cannot take a cell is not reused
             return False
         if any(o.get("output_type") == "error" for o in outputs):
