@@ -219,8 +219,8 @@ def test_the_integrity_attacks_do_fool_stock_nbgrader(tmp_path):
 def test_no_sandbox_mode_still_checks_outside_the_kernel_and_says_so(tmp_path):
     root = build_course(tmp_path / "plain")
     # This once scored the solution 2 of 5 when an earlier test of the same pytest worker had left its checker
-    # process running: the checker's DATASETS constant still named that test's datasets (DATASETS is now computed at each import, policylab.course.paths;
-    # test_sandbox_checks covers it). No limit is tested here
+    # process running: the checker's DATASETS constant still named that test's datasets (now computed at each
+    # import, policylab.course.paths; test_sandbox_checks covers it). No limit is tested here
     config = load_config(root, **sandbox.config_overrides(root=root, sandbox=False), Execute={"timeout": 20})
     api = make_api(config)
     assert api.generate_assignment(MODULE, force=True, create=True)["success"]
