@@ -25,6 +25,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
 
+from policylab.grading.sandbox.zygote import ensure as ensure_zygote
+from policylab.grading.sandbox.confine import ZYGOTE_ENV
 from policylab.grading.sandbox.kernel import SANDBOX_DIR_ENV, read_status
 from policylab.grading.values import EXPORT_MIME
 
@@ -66,6 +68,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     kernel_dirs = List(Unicode(), help="Folders that hold the sandbox kernelspec.").tag(config=True)
     runtime_base = Unicode("", help="Where per-kernel folders are made (default: the temp dir).").tag(config=True)
+    zygote = Bool(True, help="Fork kernels from a process with the learners' libraries imported "
+                             "(policylab.grading.sandbox.zygote); False: every kernel starts cold.").tag(config=True)
 
     sandbox_dir: Path | None = None
     sandbox_status: dict | None = None
@@ -88,8 +92,22 @@ class SandboxKernelManager(AsyncKernelManager):
         self.ip = str(self.sandbox_dir / "ipc" / "k")
         env = dict(kw.pop("env", None) or os.environ)
         env[SANDBOX_DIR_ENV] = str(self.sandbox_dir)
+        env.pop(ZYGOTE_ENV, None)
+        socket_path = self._zygote() if self.zygote else None
+        if socket_path:
+            env[ZYGOTE_ENV] = socket_path
         kw["env"] = env
         return await super()._async_pre_start_kernel(**kw)
+
+    def _zygote(self) -> str | None:
+        argv = list(self.kernel_spec.argv) if self.kernel_spec else []
+        if "--policy" not in argv[:-1]:
+            return None
+        try:
+            policy = json.loads(Path(argv[argv.index("--policy") + 1]).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return ensure_zygote(policy)
 
     def read_sandbox_status(self) -> dict | None:
         if self.sandbox_dir is None:

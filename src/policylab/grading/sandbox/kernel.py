@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import signal
 import stat
@@ -33,11 +32,19 @@ import threading
 import time
 from pathlib import Path
 
-HOME = "/home/learner"
-WORK = HOME + "/work"
+from policylab.grading.sandbox.confine import (
+    DATASETS,
+    HOME,
+    WORK,
+    ZYGOTE_ENV,
+    confine,
+    kernel_args,
+    sandbox_env,
+)
+from policylab.grading.sandbox.monitor import Monitor, write_status
+
 RUN = "/run/policylab"
 SEED = RUN + "/seed"
-DATASETS = "/srv/policylab/datasets"
 UID_BASE = 2_000_000  # root mode: each kernel runs as UID_BASE + (launcher pid % 1_000_000)
 SANDBOX_DIR_ENV = "POLICYLAB_SANDBOX_DIR"
 
@@ -50,19 +57,6 @@ def read_status(sandbox_dir: Path) -> dict | None:
 
 
 # --------------------------------------------------------------------------- launcher (outside)
-def _write_status(sandbox_dir: Path, status: dict) -> None:
-    """Atomically; quietly gives up if the manager already removed the folder."""
-    tmp = sandbox_dir / f".status.{threading.get_ident()}.tmp"
-    try:
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(status, f)
-        os.replace(tmp, sandbox_dir / "status.json")
-    except OSError:
-        pass
-
-
 def _is_within(path: Path, other: Path) -> bool:
     return path == other or other in path.parents
 
@@ -163,25 +157,14 @@ def bwrap_argv(policy: dict, *, sandbox_dir: Path, root_mode: bool, uid: int, fd
              "--ro-bind", str(sandbox_dir / "seed"), SEED,
              "--ro-bind-data", str(fds["policy"]), RUN + "/policy.json",
              "--chdir", HOME, "--clearenv"]
-    env = {
-        "HOME": HOME, "USER": "learner", "LOGNAME": "learner", "TMPDIR": "/tmp",
-        "PATH": f"{Path(policy['python']).parent}:/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-        "POLICYLAB_DATASETS": DATASETS, "POLICYLAB_SANDBOX": "1",
-        "MPLBACKEND": "Agg", "MPLCONFIGDIR": HOME + "/.config/matplotlib",
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "MALLOC_ARENA_MAX": "2", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-        **policy.get("env", {}),
-    }
-    for name in policy.get("pass_env", []):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env = sandbox_env(policy)
     for name, value in env.items():
         argv += ["--setenv", name, value]
     argv += ["--json-status-fd", str(fds["status"]), "--",
              policy["python"], "-m", "policylab.grading.sandbox.kernel", "--inner",
              "--policy", RUN + "/policy.json", "-f", str(sandbox_dir / "ipc" / "kernel.json"),
-             "--uid", str(uid if root_mode else -1), *extra]
+             "--uid", str(uid if root_mode else -1),
+             *(["--hold-fd", str(fds["ready"])] if "ready" in fds else []), *extra]
     return argv
 
 
@@ -193,84 +176,6 @@ def _data_fd(text: str) -> int:
     os.write(w, data)
     os.close(w)
     return r
-
-
-class _Monitor:
-    """Watches a running sandbox from outside; kills it when a limit is reached."""
-
-    def __init__(self, limits: dict, status: dict, sandbox_dir: Path):
-        self.limits = limits
-        self.status = status
-        self.sandbox_dir = sandbox_dir
-        self.child: int | None = None
-        self.peak_vm = 0
-        self.cpu = 0.0
-        self.stop = threading.Event()
-        self.parent = os.getppid()  # the grader's kernel manager
-
-    def _tasks(self) -> list[tuple[int, int]]:
-        """(pid, threads) of every process under the sandbox's init."""
-        out, stack = [], [self.child]
-        while stack:
-            pid = stack.pop()
-            try:
-                tids = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            if pid != self.child:
-                out.append((pid, len(tids)))
-            for tid in tids:
-                try:
-                    with open(f"/proc/{pid}/task/{tid}/children") as f:
-                        stack += [int(c) for c in f.read().split()]
-                except OSError:
-                    pass
-        return out
-
-    def _vm_and_cpu(self, pid: int) -> tuple[int, float]:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return int(fields[20]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return 0, 0.0
-
-    def kill(self, reason: str, detail: str) -> None:
-        if "reason" not in self.status:
-            self.status.update(reason=reason, detail=detail)
-            _write_status(self.sandbox_dir, self.status)
-        if self.child:
-            try:
-                os.kill(self.child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-    def run(self) -> None:
-        limits = self.limits
-        while not self.stop.wait(0.05):
-            if not self.child:
-                continue
-            if os.getppid() != self.parent:
-                # the grader died without stopping this kernel (a killed worker): the kernel must
-                # not run on, holding memory and CPU, with nobody to read its results
-                self.kill("terminated", "the grading process that started this kernel is gone")
-                continue
-            tasks = self._tasks()
-            threads = sum(n for _, n in tasks)
-            for pid, _ in tasks:
-                vm, cpu = self._vm_and_cpu(pid)
-                self.peak_vm = max(self.peak_vm, vm)
-                self.cpu = max(self.cpu, cpu)
-            self.status["peak_vm_bytes"] = self.peak_vm
-            if threads >= limits["processes"] - 1:
-                self.kill("process_limit", f"{threads} processes/threads (limit {limits['processes']})")
-            try:
-                fs = os.statvfs(f"/proc/{self.child}/root{HOME}")
-                used = (fs.f_blocks - fs.f_bfree) * fs.f_frsize
-                if fs.f_blocks and used >= 0.98 * fs.f_blocks * fs.f_frsize:
-                    self.kill("disk_limit", f"working folder full ({used} bytes)")
-            except OSError:
-                pass
 
 
 def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int:
@@ -292,7 +197,7 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
     why = _refusal(cwd, policy)
     if why:
         status.update(reason="sandbox_error", detail=f"refused working folder: {why}")
-        _write_status(sandbox_dir, status)
+        write_status(sandbox_dir, status)
         print(f"policylab sandbox: {status['detail']}", file=sys.stderr)
         return 2
     root_mode = os.geteuid() == 0
@@ -302,6 +207,11 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
     if root_mode:
         for path in (sandbox_dir / "ipc", sandbox_dir / "ipc" / "kernel.json"):
             os.chown(path, uid, uid)
+    zygote = None
+    if root_mode and os.environ.get(ZYGOTE_ENV):
+        from policylab.grading.sandbox.zygote import connect
+
+        zygote = connect(os.environ[ZYGOTE_ENV])  # None: it cannot be reached, the kernel starts cold
     status_r, status_w = os.pipe()
     fds = {
         "passwd": _data_fd(f"root:x:0:0::/root:/usr/sbin/nologin\nlearner:x:{uid}:{uid}:PolicyLab learner:{HOME}:/usr/sbin/nologin\n"),
@@ -311,9 +221,12 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
         "masks": [(_data_fd(""), dest) for dest in policy.get("masks", []) if os.path.exists(dest)],
         "status": status_w,
     }
+    if zygote is not None:
+        ready_r, fds["ready"] = os.pipe()
     argv = bwrap_argv(policy, sandbox_dir=sandbox_dir, root_mode=root_mode, uid=uid, fds=fds, extra=list(extra))
     passed = [fds["passwd"], fds["group"], fds["hosts"], fds["policy"], status_w] + [fd for fd, _ in fds["masks"]]
-    monitor = _Monitor(limits, status, sandbox_dir)
+    passed += [fds["ready"]] if zygote is not None else []
+    monitor = Monitor(limits, status, sandbox_dir)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts arrive as messages (interrupt_mode)
 
     proc = subprocess.Popen(argv, pass_fds=passed, stdin=subprocess.DEVNULL,
@@ -329,11 +242,11 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
     drainer = threading.Thread(target=drain_stderr, daemon=True)
     drainer.start()
 
-    exit_code = None
+    exit_code = None  # the kernel's: from bwrap's status fd, or from the zygote
 
     def on_term(signum, frame):
         # jupyter_client sends SIGTERM when a graceful shutdown is slow; a kernel that has already
-        # reported its exit (bwrap's status fd) ended normally, however long the teardown took
+        # reported its exit ended normally, however long the teardown took
         if exit_code is None:
             monitor.kill("terminated", f"launcher got signal {signum}")
     signal.signal(signal.SIGTERM, on_term)
@@ -348,12 +261,23 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
                     continue
                 if "child-pid" in doc:
                     monitor.child = int(doc["child-pid"])
-                if "exit-code" in doc:
+                if "exit-code" in doc and zygote is None:  # else the holder's, killed below
                     exit_code = int(doc["exit-code"])
     reader = threading.Thread(target=read_status_fd, daemon=True)
     reader.start()
     watcher = threading.Thread(target=monitor.run, daemon=True)
     watcher.start()
+    if zygote is not None:
+        from policylab.grading.sandbox.zygote import run_kernel
+
+        request = {"uid": uid, "limits": limits, "env": {**sandbox_env(policy), "PWD": HOME}, "extra": list(extra),
+                   "connection_file": str(sandbox_dir / "ipc" / "kernel.json")}
+        exit_code = run_kernel(zygote, ready_r, monitor, request=request, tail=stderr_tail)
+        if monitor.child:  # the holder's sandbox ends with it, and anything left in its pid namespace
+            try:
+                os.kill(monitor.child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     rc = proc.wait()
     monitor.stop.set()
     reader.join(timeout=1)
@@ -364,11 +288,11 @@ def launch(policy_path: str, connection_file: str, extra: list[str] = ()) -> int
     status["ended"] = time.time()
     if "reason" not in status:
         status.update(_classify_exit(code, monitor, limits))
-    _write_status(sandbox_dir, status)
+    write_status(sandbox_dir, status)
     return 0 if code == 0 else 1
 
 
-def _classify_exit(code: int, monitor: _Monitor, limits: dict) -> dict:
+def _classify_exit(code: int, monitor: Monitor, limits: dict) -> dict:
     if code == 0:
         return {"reason": "exited", "detail": "kernel exited normally"}
     signum = code - 128 if code > 128 else None
@@ -382,23 +306,19 @@ def _classify_exit(code: int, monitor: _Monitor, limits: dict) -> dict:
 
 
 # --------------------------------------------------------------------------- stub (inside)
-def inner(policy_path: str, connection_file: str, uid: int, extra: list[str]) -> None:
-    policy = json.loads(Path(policy_path).read_text(encoding="utf-8"))
-    limits = policy["limits"]
-    if uid >= 0:  # root mode: become the kernel's own unprivileged user
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-    for name, value in (("RLIMIT_AS", limits["memory_bytes"]), ("RLIMIT_FSIZE", limits["file_bytes"]),
-                        ("RLIMIT_NPROC", limits["processes"]), ("RLIMIT_NOFILE", 512), ("RLIMIT_CORE", 0)):
-        resource.setrlimit(getattr(resource, name), (value, value))
-    cpu = limits["cpu_seconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+def inner(policy_path: str, connection_file: str, uid: int, extra: list[str], hold_fd: int = -1) -> None:
+    limits = json.loads(Path(policy_path).read_text(encoding="utf-8"))["limits"]
+    confine(uid, limits)
     shutil.copytree(SEED, WORK, dirs_exist_ok=True)
     os.chdir(WORK)
-    if not any(arg.startswith("--HistoryManager.hist_file") for arg in extra):
-        extra = ["--HistoryManager.hist_file=:memory:", *extra]
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *extra])
+    if hold_fd >= 0:
+        # the holder (policylab.grading.sandbox.zygote): the sandbox is ready for a forked kernel to
+        # join; this process only keeps the sandbox alive until the launcher ends it
+        os.write(hold_fd, b"1")
+        os.close(hold_fd)
+        while True:
+            signal.pause()
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *kernel_args(connection_file, extra)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -407,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-f", dest="connection_file", required=True)
     parser.add_argument("--inner", action="store_true")
     parser.add_argument("--uid", type=int, default=-1)
+    parser.add_argument("--hold-fd", type=int, default=-1)
     args, extra = parser.parse_known_args(argv)
     if args.inner:
-        inner(args.policy, args.connection_file, args.uid, extra)
+        inner(args.policy, args.connection_file, args.uid, extra, args.hold_fd)
         return 1  # execv does not return
     return launch(args.policy, args.connection_file, extra)
 

@@ -1,0 +1,308 @@
+"""Sandboxed kernels forked from a process that has already imported the learners' libraries.
+
+A cold sandboxed kernel spends most of its CPU importing ipykernel, pandas, scipy and statsmodels
+(an m10 batch: 19 of its 39 CPU-seconds). The *zygote* imports them once per grading process and
+forks a kernel for each notebook. Each kernel still gets a bubblewrap sandbox of its own, made by
+the launcher (``policylab.grading.sandbox.kernel``) exactly as for a cold kernel; only the process
+that runs in it differs:
+
+1. bwrap starts the stub in hold mode (the *holder*): it drops to the kernel's uid, takes the limits,
+   copies the working folder into the sandbox's tmpfs and says so on a pipe, then waits.
+2. The launcher sends the zygote the holder's pid and the kernel's arguments, over a Unix socket
+   in a private folder of the grader (outside every sandbox).
+3. A fresh child of the zygote reads that request (the zygote itself never does, so no kernel's
+   copy of its memory holds another kernel's request), joins the holder's mount, pid, network,
+   IPC, UTS and cgroup namespaces, chroots into its root and forks the kernel into its pid
+   namespace. The kernel drops every capability and the bounding set, takes the same uid, limits
+   and environment as a cold kernel (plus no_new_privs, as bwrap sets), closes every inherited
+   descriptor, reseeds numpy's global generator (the ``random`` module reseeds itself at fork), and
+   runs ipykernel. Its exit status goes back to the launcher, which then ends the sandbox.
+
+What a kernel shares with the zygote is a copy-on-write image of library imports: nothing another
+kernel can alter. What it does not get fresh: Python's string-hash seed (the zygote's, the same for
+every kernel of one grading process) and modules a cold kernel would import only on request.
+Privileged (root) bubblewrap only; elsewhere, or when the zygote cannot be reached, kernels start cold.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import gc
+import importlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from policylab.grading.sandbox.confine import WORK, ZYGOTE_ENV, confine, kernel_args, sandbox_env
+
+__all__ = ["ZYGOTE_ENV", "connect", "ensure", "run_kernel", "serve", "stop_all"]
+# what the 13 modules' notebooks import, and the kernel itself
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas", "scipy.stats", "statsmodels.api",
+           "statsmodels.formula.api", "plotly.express", "plotly.graph_objects")
+NAMESPACES = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt")  # joined in this order: user owns the rest
+REQUIRED = ("ipc", "uts", "net", "pid", "mnt")  # a holder that shares one of these with us is refused
+START_SECONDS = 120
+_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
+
+_running: dict[tuple, tuple[subprocess.Popen, str]] = {}
+_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- grader side
+def ensure(policy: dict) -> str | None:
+    """The socket of this process's zygote for kernels of ``policy``'s environment, started on
+    first use; None when kernels must start cold (not root, or the zygote did not come up)."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return None
+    env = sandbox_env(policy)
+    key = (policy["python"], tuple(sorted(env.items())))
+    with _lock:
+        proc, path = _running.get(key, (None, ""))
+        if proc is not None and proc.poll() is None:
+            return path
+        if not _running:
+            atexit.register(stop_all)
+        folder = tempfile.mkdtemp(prefix="policylab-zygote-")
+        path = os.path.join(folder, "socket")
+        proc = subprocess.Popen([policy["python"], "-m", "policylab.grading.sandbox.zygote", path], env=env,
+                                cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        ready = select.select([proc.stdout], [], [], START_SECONDS)[0] and proc.stdout.readline() == b"ready\n"
+        proc.stdout.close()
+        if not ready:
+            proc.kill()
+            proc.wait()
+            return None
+        _running[key] = (proc, path)
+        return path
+
+
+def stop_all() -> None:
+    with _lock:
+        for proc, path in _running.values():
+            proc.kill()
+            proc.wait()
+            _remove(path)
+        _running.clear()
+
+
+def _remove(path: str) -> None:
+    for p in (path, os.path.dirname(path)):
+        try:
+            (os.unlink if p == path else os.rmdir)(p)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------- launcher side
+def connect(path: str) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+def run_kernel(sock: socket.socket, ready_fd: int, monitor, *, request: dict, tail: bytearray) -> int | None:
+    """Have the zygote start the kernel in the held sandbox; its exit status, or None (recorded
+    as a sandbox error) when it could not start. Blocks until the kernel has exited."""
+    try:
+        if not select.select([ready_fd], [], [], START_SECONDS)[0] or os.read(ready_fd, 1) != b"1":
+            monitor.kill("sandbox_error", "the sandbox did not get ready for the kernel")
+            return None
+        holder = _holder(monitor)
+        if holder is None:
+            monitor.kill("sandbox_error", "the sandbox's holder process was not found")
+            return None
+        out_r, out_w = os.pipe()
+        try:
+            socket.send_fds(sock, [json.dumps({**request, "holder": holder}).encode()], [out_w])
+        finally:
+            os.close(out_w)
+        threading.Thread(target=_drain, args=(out_r, tail), daemon=True).start()
+        reply = _recv(sock)
+        if "pid" not in reply:
+            monitor.kill("sandbox_error", f"the zygote could not start the kernel: {reply.get('error', 'no reply')}")
+            return None
+        monitor.kernel = int(reply["pid"])
+        return _recv(sock).get("exit")  # None: the zygote's child died without reporting
+    finally:
+        os.close(ready_fd)
+        sock.close()
+
+
+def _holder(monitor) -> int | None:
+    deadline = time.monotonic() + 10
+    while not monitor.child and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stack = [monitor.child] if monitor.child else []
+    while stack:
+        pid = stack.pop()
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"\0--hold-fd\0" in f.read():
+                    return pid
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                stack += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return None
+
+
+def _drain(fd: int, tail: bytearray) -> None:
+    with os.fdopen(fd, "rb") as f:
+        for chunk in iter(lambda: f.read1(65536), b""):
+            tail.extend(chunk)
+            del tail[:-8192]
+
+
+def _recv(sock: socket.socket) -> dict:
+    try:
+        data = sock.recv(65536)
+        return json.loads(data) if data else {}
+    except (OSError, ValueError):
+        return {}
+
+
+# --------------------------------------------------------------------------- zygote side
+def serve(path: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides about Ctrl-C
+    parent = os.getppid()
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a library this course does not install: kernels import it themselves
+            pass
+    gc.collect()
+    gc.freeze()  # the kernels' copies of these objects stay shared pages
+    if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
+        sys.exit("policylab zygote: an import started a thread; forking would not be safe")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(path)
+    os.chmod(path, 0o600)
+    server.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the joiners are reaped by the kernel
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    os.close(null)
+    while os.getppid() == parent:  # the grader is gone: so is the zygote
+        if not select.select([server], [], [], 1.0)[0]:
+            continue
+        conn, _ = server.accept()
+        if os.fork() == 0:
+            server.close()
+            code = 1
+            try:
+                _join(conn)
+                code = 0
+            finally:
+                os._exit(code)
+        conn.close()
+
+
+def _libc_call(name: str, *args) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _enter(holder: int) -> None:
+    """Join the holder's namespaces and root (a single-threaded process; see setns(2))."""
+    fds = {}
+    try:
+        for name in NAMESPACES:
+            theirs = f"/proc/{holder}/ns/{name}"
+            if os.path.exists(theirs) and os.stat(theirs).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+                fds[name] = os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
+        shared = [name for name in REQUIRED if name not in fds]
+        if shared:
+            raise OSError(f"pid {holder} shares namespaces {shared} with the grader")
+        root = os.open(f"/proc/{holder}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        for name in NAMESPACES:
+            if name in fds:
+                _libc_call("setns", fds[name], 0)
+        os.fchdir(root)
+        os.chroot(".")
+        os.close(root)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _join(conn: socket.socket) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    message, fds, _, _ = socket.recv_fds(conn, 1 << 20, 1)
+    if len(fds) != 1:
+        conn.send(json.dumps({"error": "no output pipe"}).encode())
+        return
+    request = json.loads(message)
+    try:
+        _enter(int(request["holder"]))
+    except (OSError, ValueError, KeyError) as exc:
+        conn.send(json.dumps({"error": str(exc)}).encode())
+        return
+    pid = os.fork()  # the kernel: the first process of ours inside the sandbox's pid namespace
+    if pid == 0:
+        _become_kernel(request, fds[0])
+    os.close(fds[0])
+    conn.send(json.dumps({"pid": pid}).encode())
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    conn.send(json.dumps({"exit": 128 - code if code < 0 else code}).encode())
+
+
+def _become_kernel(request: dict, out_fd: int) -> None:
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # as bwrap's: stdout nowhere, stderr to the launcher's record
+        os.dup2(out_fd, 2)
+        os.closerange(3, 1 << 20)  # the zygote's socket, this request's connection, everything else
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last_cap = int(f.read())
+        for cap in range(last_cap + 1):
+            _libc_call("prctl", _PR_CAPBSET_DROP, cap, 0, 0, 0)
+        confine(int(request["uid"]), request["limits"])  # setresuid to a non-root uid clears the rest
+        _libc_call("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(WORK)
+        del sys.path[0]  # the zygote's folder; ipykernel_launcher drops its own too
+        sys.dont_write_bytecode = True
+        if "numpy.random" in sys.modules:
+            sys.modules["numpy.random"].seed()  # from fresh entropy, as a new process's would be
+        from ipykernel import kernelapp
+
+        sys.argv = [kernelapp.__file__, *kernel_args(request["connection_file"], request["extra"])]
+    except BaseException:  # noqa: BLE001 - never run a kernel that is not fully confined
+        os._exit(70)
+    code = 0
+    try:
+        kernelapp.launch_new_instance()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:  # noqa: BLE001 - reported as the kernel's exit status
+        code = 1
+    finally:
+        # no atexit handlers: some were registered in the zygote, for its own process, and can
+        # hang in a copy (seen: 1 exit in 8); the kernel has sent every output before it replies
+        # to the shutdown request
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
