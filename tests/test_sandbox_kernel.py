@@ -47,13 +47,19 @@ facts["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 facts["rlimits"] = {n: resource.getrlimit(getattr(resource, n))[1] for n in ("RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_CPU")}
 facts["nbgrader_execution"] = os.environ.get("NBGRADER_EXECUTION")
 facts["env_home"] = os.environ.get("HOME")
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+facts["caps"] = {k: int(status[k], 16) for k in ("CapEff", "CapPrm", "CapAmb")}
+facts["no_new_privs"] = status["NoNewPrivs"].strip()
+import sys
+facts["forked"] = "statsmodels.formula.api" in sys.modules  # imported by the zygote, never by this probe
+facts["open_fds"] = len(os.listdir("/proc/self/fd"))
 print(json.dumps(facts))
 '''
 
 
-async def _run(root: Path, cwd: Path, code: str) -> tuple[str, dict | None]:
+async def _run(root: Path, cwd: Path, code: str, *, zygote: bool = True) -> tuple[str, dict | None]:
     spec = sandbox.install_kernelspec(root=root, limits=LIMITS)
-    km = SandboxKernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_dirs=[str(spec.parent)])
+    km = SandboxKernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_dirs=[str(spec.parent)], zygote=zygote)
     await km.start_kernel(cwd=str(cwd))
     kc = km.client()
     kc.start_channels()
@@ -69,8 +75,9 @@ async def _run(root: Path, cwd: Path, code: str) -> tuple[str, dict | None]:
     return "".join(out), km.sandbox_status
 
 
-@pytest.fixture(scope="module")
-def facts(tmp_path_factory):
+# every fact holds for a kernel forked from the zygote (the default, as root) and for a cold one
+@pytest.fixture(scope="module", params=["zygote", "cold"])
+def facts(request, tmp_path_factory):
     sandbox.check_available()
     root = build_course(tmp_path_factory.mktemp("kernel-course"))
     (root / "grading" / "gradebook.db").parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +95,12 @@ def facts(tmp_path_factory):
     code = f"PATHS = {paths!r}\nPORT = {listener.getsockname()[1]}\n" + PROBE
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
-        text, status = asyncio.run(_run(root, work, code))
+        text, status = asyncio.run(_run(root, work, code, zygote=request.param == "zygote"))
     finally:
         os.environ.pop("NBGRADER_EXECUTION", None)
         listener.close()
-    return {"facts": json.loads(text.strip().splitlines()[-1]), "status": status, "work": work, "root": root}
+    return {"facts": json.loads(text.strip().splitlines()[-1]), "status": status, "work": work, "root": root,
+            "mode": request.param}
 
 
 def test_kernel_sees_a_copy_of_its_working_folder_only(facts):
@@ -133,6 +141,13 @@ def test_limits_are_set_and_the_kernel_is_not_root(facts):
     assert f["rlimits"]["RLIMIT_FSIZE"] == LIMITS.file_mb << 20
     assert f["nbgrader_execution"] == "autograde"
     assert f["env_home"] == "/home/learner"
+    assert f["caps"] == {"CapEff": 0, "CapPrm": 0, "CapAmb": 0} and f["no_new_privs"] == "1"
+
+
+def test_the_kernel_came_the_way_it_was_asked_to(facts):
+    """The other facts are worth something only if the zygote path was taken when asked (as root)."""
+    assert facts["facts"]["forked"] is (facts["mode"] == "zygote" and os.geteuid() == 0)
+    assert facts["facts"]["pids"] == ([1, 2, 3] if facts["facts"]["forked"] else [1, 2])  # bwrap, holder, kernel
 
 
 def test_launcher_records_a_normal_exit(facts):
@@ -181,7 +196,8 @@ async def main():
     kc = km.client()
     kc.start_channels()
     await kc.wait_for_ready(timeout=60)
-    print(km.provisioner.pid, flush=True)
+    from policylab.grading.sandbox import zygote
+    print(km.provisioner.pid, *[proc.pid for proc, _ in zygote._running.values()], flush=True)
     time.sleep(600)  # killed here, with its kernel running
 
 asyncio.run(main())
@@ -199,14 +215,21 @@ def test_a_kernel_whose_grader_is_killed_does_not_outlive_it(tmp_path):
     work.mkdir()
     grader = subprocess.Popen([sys.executable, "-c", ORPHAN, str(root), str(work)], stdout=subprocess.PIPE, text=True)
     try:
-        launcher = int(grader.stdout.readline())
+        launcher, *zygotes = map(int, grader.stdout.readline().split())
         assert Path(f"/proc/{launcher}").exists()
+        assert len(zygotes) == (os.geteuid() == 0)  # as root the kernel came from a zygote
         grader.send_signal(signal.SIGKILL)
         grader.wait(timeout=10)
+
+        def alive(pid: int) -> bool:
+            try:
+                return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                return False
         deadline = time.monotonic() + 15
-        while Path(f"/proc/{launcher}").exists() and time.monotonic() < deadline:
+        while any(map(alive, [launcher, *zygotes])) and time.monotonic() < deadline:
             time.sleep(0.1)
-        alive = Path(f"/proc/{launcher}").exists() and "Z" not in Path(f"/proc/{launcher}/stat").read_text().split()[2]
-        assert not alive, "the sandbox launcher outlived the grader that started it"
+        assert not alive(launcher), "the sandbox launcher outlived the grader that started it"
+        assert not any(map(alive, zygotes)), "the zygote outlived the grader that started it"
     finally:
         grader.kill()

@@ -182,6 +182,7 @@ def serve(path: str) -> None:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a library this course does not install: kernels import it themselves
             pass
+    _warm()
     gc.collect()
     gc.freeze()  # the kernels' copies of these objects stay shared pages
     if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
@@ -209,6 +210,24 @@ def serve(path: str) -> None:
             finally:
                 os._exit(code)
         conn.close()
+
+
+def _warm() -> None:
+    """Format a pandas KeyError as IPython shows it to a learner: the caches a kernel's first
+    traceback fills (inspect's module index, stack_data's parsed pandas sources) come filled."""
+    try:
+        import pandas as pd
+        from IPython.core.ultratb import VerboseTB
+
+        frame = pd.DataFrame({"a": [1]})
+        for mistake in (lambda: frame["b"], lambda: frame.loc[5], lambda: frame.b, lambda: frame["a"].loc[5],
+                        lambda: frame.groupby("b"), lambda: frame.merge(frame, on="b")):
+            try:
+                mistake()
+            except Exception:  # noqa: BLE001 - each is a learner's usual mistake
+                VerboseTB(theme_name="nocolor").structured_traceback(*sys.exc_info())
+    except Exception:  # noqa: BLE001 - only a head start
+        pass
 
 
 def _libc_call(name: str, *args) -> None:
