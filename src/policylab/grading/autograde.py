@@ -167,6 +167,10 @@ class WorkingCopy:
             self.config.Execute.shutdown_kernel = "immediate"
         # SandboxExecute (policylab.grading.sandbox.configure.config_overrides) runs kernels in bubblewrap unless told not to
         self.sandboxed = "SandboxExecute" in self.config and bool(self.config.SandboxExecute.get("sandbox", True))
+        if self.sandboxed and self.config.SandboxExecute.get("kernel_name"):
+            from policylab.grading.sandbox.execute import start_zygote
+
+            start_zygote(self.config.SandboxKernelManager.get("kernel_dirs", []), self.config.SandboxExecute.kernel_name)
         self.coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
         self.autograde_class = _autograde_class()

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,8 +26,8 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
 
-from policylab.grading.sandbox.zygote import ensure as ensure_zygote
 from policylab.grading.sandbox.confine import ZYGOTE_ENV
+from policylab.grading.sandbox.zygote import ensure as ensure_zygote
 from policylab.grading.sandbox.kernel import SANDBOX_DIR_ENV, read_status
 from policylab.grading.values import EXPORT_MIME
 
@@ -100,14 +101,7 @@ class SandboxKernelManager(AsyncKernelManager):
         return await super()._async_pre_start_kernel(**kw)
 
     def _zygote(self) -> str | None:
-        argv = list(self.kernel_spec.argv) if self.kernel_spec else []
-        if "--policy" not in argv[:-1]:
-            return None
-        try:
-            policy = json.loads(Path(argv[argv.index("--policy") + 1]).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return ensure_zygote(policy)
+        return _zygote_for(list(self.kernel_spec.argv) if self.kernel_spec else [])
 
     def read_sandbox_status(self) -> dict | None:
         if self.sandbox_dir is None:
@@ -128,6 +122,27 @@ class SandboxKernelManager(AsyncKernelManager):
     def launcher_pid(self) -> int | None:
         provisioner = self.provisioner
         return getattr(provisioner, "pid", None) if provisioner is not None else None
+
+
+def _zygote_for(argv: list[str]) -> str | None:
+    """The zygote socket for kernels of this kernelspec (its policy file), or None: cold kernels."""
+    if "--policy" not in argv[:-1]:
+        return None
+    try:
+        policy = json.loads(Path(argv[argv.index("--policy") + 1]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return ensure_zygote(policy)
+
+
+def start_zygote(kernel_dirs: list[str], kernel_name: str) -> None:
+    """Start this process's zygote in the background, so that its imports overlap the rest of a
+    batch's setup instead of delaying the first kernel (which waits for it if it is not ready)."""
+    try:
+        argv = KernelSpecManager(kernel_dirs=list(kernel_dirs)).get_kernel_spec(kernel_name).argv
+    except Exception:  # noqa: BLE001 - no such kernelspec: the first kernel start reports it
+        return
+    threading.Thread(target=_zygote_for, args=(list(argv),), daemon=True).start()
 
 
 class SubmissionEnded(RuntimeError):

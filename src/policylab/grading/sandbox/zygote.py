@@ -52,6 +52,8 @@ START_SECONDS = 120
 _PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
 
 _running: dict[tuple, tuple[subprocess.Popen, str]] = {}
+_failed: set[tuple] = set()
+_started: list = []
 _lock = threading.Lock()
 
 
@@ -64,11 +66,16 @@ def ensure(policy: dict) -> str | None:
     env = sandbox_env(policy)
     key = (policy["python"], tuple(sorted(env.items())))
     with _lock:
-        proc, path = _running.get(key, (None, ""))
+        if key in _failed:  # once is enough: every kernel start must not pay for another try
+            return None
+        proc, path = _running.pop(key, (None, ""))
         if proc is not None and proc.poll() is None:
+            _running[key] = (proc, path)
             return path
-        if not _running:
-            atexit.register(stop_all)
+        if path:  # it died (the OOM killer, say): start another
+            _remove(path)
+        if not _started:
+            _started.append(atexit.register(stop_all))
         folder = tempfile.mkdtemp(prefix="policylab-zygote-")
         path = os.path.join(folder, "socket")
         proc = subprocess.Popen([policy["python"], "-m", "policylab.grading.sandbox.zygote", path], env=env,
@@ -79,6 +86,8 @@ def ensure(policy: dict) -> str | None:
         if not ready:
             proc.kill()
             proc.wait()
+            _remove(path)
+            _failed.add(key)
             return None
         _running[key] = (proc, path)
         return path
