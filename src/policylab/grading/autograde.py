@@ -114,7 +114,7 @@ class WorkingCopy:
         # scratch folder `policylab check` copies a learner's notebook into
         self.submitted = Path(submitted) if submitted else submitted_dir(self.root)
         self.shared_data = os.environ.get("POLICYLAB_DATASETS") or str(self.root / "datasets")
-        releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(Path(release_dir).glob("*.ipynb"))}
+        releases = self._releases = {p.stem: nbformat.read(p, as_version=4) for p in sorted(Path(release_dir).glob("*.ipynb"))}
         self.notebooks = sorted(releases)
         self.locked = {name: locked_cells(nb) for name, nb in releases.items()}
         self.course = Path(workdir) / "course"
@@ -170,7 +170,8 @@ class WorkingCopy:
         if self.sandboxed and self.config.SandboxExecute.get("kernel_name"):
             from policylab.grading.sandbox.execute import start_zygote
 
-            start_zygote(self.config.SandboxKernelManager.get("kernel_dirs", []), self.config.SandboxExecute.kernel_name)
+            start_zygote(self.config.SandboxKernelManager.get("kernel_dirs", []), self.config.SandboxExecute.kernel_name,
+                         [c.source for nb in self._releases.values() for c in nb.cells if c.cell_type == "code"])
         self.coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)
         self.autograde_class = _autograde_class()

@@ -25,6 +25,7 @@ Privileged (root) bubblewrap only; elsewhere, or when the zygote cannot be reach
 """
 from __future__ import annotations
 
+import ast
 import atexit
 import ctypes
 import gc
@@ -43,15 +44,17 @@ import traceback
 
 from policylab.grading.sandbox.confine import WORK, ZYGOTE_ENV, confine, kernel_args, sandbox_env
 
-__all__ = ["ZYGOTE_ENV", "connect", "ensure", "run_kernel", "serve", "stop_all"]
-# what the 13 modules' notebooks import, and the kernel itself
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "numpy", "pandas", "scipy.stats", "statsmodels.api",
-           "statsmodels.formula.api", "plotly.express", "plotly.graph_objects")
+__all__ = ["ZYGOTE_ENV", "connect", "ensure", "imports_of", "run_kernel", "serve", "set_preload", "stop_all"]
+KERNEL = ("ipykernel.kernelapp", "ipykernel.ipkernel")  # every kernel imports these
+# without a batch's own list (set_preload): what the 13 modules' notebooks import
+PRELOAD = KERNEL + ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api",
+                    "plotly.express", "plotly.graph_objects")
 NAMESPACES = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt")  # joined in this order: user owns the rest
 REQUIRED = ("ipc", "uts", "net", "pid", "mnt")  # a holder that shares one of these with us is refused
 START_SECONDS = 120
 _PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
 
+_preload: list[tuple[str, ...]] = [PRELOAD]
 _running: dict[tuple, tuple[subprocess.Popen, str]] = {}
 _failed: set[tuple] = set()
 _started: list = []
@@ -59,13 +62,37 @@ _lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------- grader side
+def imports_of(sources: list[str]) -> tuple[str, ...]:
+    """The modules these (trainer-written, released) cells import: what a batch's zygote preloads.
+    A module that only needs pandas should not pay for statsmodels in every zygote it starts."""
+    names: list[str] = []
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics and the like: their cells import nothing we preload
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.append(node.module)
+    wanted = [n for n in dict.fromkeys(names) if not n.startswith("policylab") and n.split(".")[0] not in sys.stdlib_module_names]
+    return KERNEL + tuple(sorted(wanted))
+
+
+def set_preload(names: tuple[str, ...]) -> None:
+    """What zygotes started from now on in this process import (``imports_of`` a batch's release)."""
+    _preload[0] = tuple(names)
+
+
 def ensure(policy: dict) -> str | None:
     """The socket of this process's zygote for kernels of ``policy``'s environment, started on
     first use; None when kernels must start cold (not root, or the zygote did not come up)."""
     if os.geteuid() != 0 or not sys.platform.startswith("linux"):
         return None
     env = sandbox_env(policy)
-    key = (policy["python"], tuple(sorted(env.items())))
+    preload = _preload[0]
+    key = (policy["python"], tuple(sorted(env.items())), preload)
     with _lock:
         if key in _failed:  # once is enough: every kernel start must not pay for another try
             return None
@@ -79,7 +106,7 @@ def ensure(policy: dict) -> str | None:
             _started.append(atexit.register(stop_all))
         folder = tempfile.mkdtemp(prefix="policylab-zygote-")
         path = os.path.join(folder, "socket")
-        proc = subprocess.Popen([policy["python"], "-m", "policylab.grading.sandbox.zygote", path], env=env,
+        proc = subprocess.Popen([policy["python"], "-m", "policylab.grading.sandbox.zygote", path, *preload], env=env,
                                 cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
         ready = select.select([proc.stdout], [], [], START_SECONDS)[0] and proc.stdout.readline() == b"ready\n"
@@ -186,15 +213,16 @@ def _recv(sock: socket.socket) -> dict:
 
 
 # --------------------------------------------------------------------------- zygote side
-def serve(path: str) -> None:
+def serve(path: str, preload: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader decides about Ctrl-C
     parent = os.getppid()
-    for name in PRELOAD:
+    for name in preload or PRELOAD:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a library this course does not install: kernels import it themselves
             pass
-    _warm()
+    if "pandas" in sys.modules:
+        _warm()
     gc.collect()
     gc.freeze()  # the kernels' copies of these objects stay shared pages
     if threading.active_count() != 1 or len(os.listdir("/proc/self/task")) != 1:
@@ -382,4 +410,4 @@ def _become_kernel(request: dict, out_fd: int, status_fd: int) -> None:
             os._exit(code)
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    serve(sys.argv[1], sys.argv[2:])
