@@ -198,7 +198,7 @@ async def main():
     kc.start_channels()
     await kc.wait_for_ready(timeout=60)
     from policylab.grading.sandbox import zygote
-    print(km.provisioner.pid, *[proc.pid for proc, _ in zygote._running.values()], flush=True)
+    print(km.provisioner.pid, *[entry[0].pid for entry in zygote._running.values()], flush=True)
     time.sleep(600)  # killed here, with its kernel running
 
 asyncio.run(main())

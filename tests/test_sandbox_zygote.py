@@ -116,7 +116,7 @@ def test_the_zygote_keeps_nothing_of_the_kernels_it_started(course):
     """Each request is read by a fresh child: no later kernel's copy of the zygote holds an earlier kernel's key."""
     root, work = course
     keys = [asyncio.run(_run(root, work, "print('{}')"))[2] for _ in range(2)]
-    procs = [proc for proc, _ in zygote._running.values() if proc.poll() is None]
+    procs = [entry[0] for entry in zygote._running.values() if entry[0].poll() is None]
     assert procs, "no zygote is running in this grading process"
     assert _memory_holds(os.getpid(), keys[0]), "the search must find a key where one is (the grader's memory)"
     for proc in procs:

@@ -21,7 +21,7 @@ from policylab.demo.cohort import (
     simulate_trainer_grades,
 )
 from policylab.grading import states
-from policylab.grading.batch import grade_module
+from policylab.grading.batch import grade_module, shared_pool
 from policylab.grading.feedback import write_feedback
 from policylab.grading.sandbox.configure import SandboxUnavailable, check_available
 from policylab.pipeline import render_from_gradebook
@@ -41,6 +41,31 @@ def _print(message: str, *, err: bool = False) -> None:
 
 def _no_bar(desc: str):
     return None, lambda: None
+
+
+def _grade_one(module, *, root: Path, pool, sandbox: bool, cohort, workers, echo, grading_bar) -> list[str]:
+    """Grade one module with the shared pool, mark its written answers, write its feedback; the
+    submissions whose state was not the one the cohort planned."""
+    progress, close_bar = grading_bar(f"[4/6] {module.id} 자동채점")
+    try:
+        report = grade_module(module.id, root=root, progress=progress, sandbox=sandbox, pool=pool)
+    finally:
+        close_bar()
+    counts = {states.LABELS_KO[s]: len(v) for s, v in report.by_state().items()}
+    echo(f"      {module.id}: " + ", ".join(f"{k} {n}명" for k, n in counts.items())
+         + f" ({report.seconds:.0f}초)")
+    expected = {k[0]: v for k, v in cohort.expected_states().items() if k[1] == module.id}
+    unexpected = [f"{module.id} {l}: expected {expected[l]}, got {r.state}"
+                  for l, r in report.records.items() if l in expected and r.state != expected[l]]
+
+    marked = simulate_trainer_grades(cohort, module.id, root=root)
+    if marked:
+        echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
+    fb = write_feedback(module.id, root=root, workers=workers)
+    echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
+         f"grading/feedback/<학습자>/{module.id}/"
+         + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
+    return unexpected
 
 
 def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, workers: int | None = None,
@@ -78,26 +103,10 @@ def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, worke
              "(실제 학습자의 제출물은 policylab grade가 샌드박스 없이는 채점하지 않습니다).", err=True)
         use_sandbox = False
     unexpected = []
-    for module in modules:
-        progress, close_bar = grading_bar(f"[4/6] {module.id} 자동채점")
-        try:
-            report = grade_module(module.id, root=root, workers=workers, progress=progress, sandbox=use_sandbox)
-        finally:
-            close_bar()
-        counts = {states.LABELS_KO[s]: len(v) for s, v in report.by_state().items()}
-        echo(f"      {module.id}: " + ", ".join(f"{k} {n}명" for k, n in counts.items())
-             + f" ({report.seconds:.0f}초)")
-        expected = {k[0]: v for k, v in cohort.expected_states().items() if k[1] == module.id}
-        unexpected += [f"{module.id} {l}: expected {expected[l]}, got {r.state}"
-                       for l, r in report.records.items() if l in expected and r.state != expected[l]]
-
-        marked = simulate_trainer_grades(cohort, module.id, root=root)
-        if marked:
-            echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
-        fb = write_feedback(module.id, root=root, workers=workers)
-        echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
-             f"grading/feedback/<학습자>/{module.id}/"
-             + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
+    with shared_pool(root, workers) as pool:  # one set of grading processes for every module
+        for module in modules:
+            unexpected += _grade_one(module, root=root, pool=pool, sandbox=use_sandbox, cohort=cohort,
+                                     workers=workers, echo=echo, grading_bar=grading_bar)
 
     echo("[6/6] 보고서")
     summary = render_from_gradebook(root=root, workers=workers)

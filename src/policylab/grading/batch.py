@@ -27,6 +27,7 @@ import fcntl
 import os
 import shutil
 import threading
+from contextlib import contextmanager, nullcontext
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,19 @@ class _BatchLock:
         self.fh.close()
 
 
+@contextmanager
+def shared_pool(root: Path, workers: int | None = None):
+    """A WorkerPool to grade several modules with, one after another (``grade_module(..., pool=)``):
+    the workers' start, imports and zygotes are paid once instead of once per module."""
+    workdir = _work_root(Path(root)) / f"pool-{os.getpid()}-{time.monotonic_ns()}"
+    workdir.mkdir(parents=True)
+    try:
+        with WorkerPool(max(1, workers or os.cpu_count() or 1), workdir=workdir) as pool:
+            yield pool
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _remove_stale_workdirs(root: Path) -> None:
     """Working copies left by a killed run (named <module>-<pid>-<n>) whose process is gone."""
     for folder in _work_root(root).glob("*-*-*"):
@@ -174,7 +188,7 @@ def _install(src: str | None, dest: Path) -> None:
 def grade_module(module_id: str, *, root: Path | None = None, learners: list[str] | None = None,
                  workers: int | None = None, force: bool = False, timeout: int | None = None,
                  overrides: dict | None = None, progress: Progress | None = None,
-                 sandbox: bool = True, limits=None, diagnose: bool = True) -> GradeReport:
+                 sandbox: bool = True, limits=None, diagnose: bool = True, pool: WorkerPool | None = None) -> GradeReport:
     """Autograde every (or the named) learner's submission of ``module_id`` in parallel.
 
     ``workers``: processes (default: the number of cores). ``force``: regrade unchanged
@@ -186,7 +200,8 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
     ``diagnose``: name the misconception behind each failed answer (policylab.grading.diagnosis;
     the bank's values are computed once per module and data, while the workers start).
     ``overrides``: more nbgrader configuration, {Class: {trait: value}}. ``progress(done,
-    total, record)`` is called once before grading (record None) and after each learner.
+    total, record)`` is called once before grading (record None) and after each learner. ``pool``: grade with
+    these worker processes (which then outlive the batch) instead of starting ``workers`` new ones.
     """
     started = time.monotonic()
     root = Path(root) if root else find_root()
@@ -223,8 +238,8 @@ def grade_module(module_id: str, *, root: Path | None = None, learners: list[str
         if progress:
             progress(0, total, None)
         if jobs:
-            report.workers = max(1, min(workers or os.cpu_count() or 1, total))
-            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data)
+            report.workers = len(pool.workers) if pool else max(1, min(workers or os.cpu_count() or 1, total))
+            _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data, pool)
     report.seconds = time.monotonic() - started
     return report
 
@@ -298,16 +313,17 @@ def _prepare_signatures(root: Path, module_id: str, datasets: Path, report: Grad
     return thread
 
 
-def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data=None) -> None:
+def _run(root, module, config, roster, jobs, source_fp, report, progress, overrides, signature_data=None,
+         shared: WorkerPool | None = None) -> None:
     module_id = module.id
     db_url, course_id = config.CourseDirectory.db_url, config.CourseDirectory.course_id
-    workdir = _work_root(root) / f"{module_id}-{os.getpid()}-{time.monotonic_ns()}"
-    workdir.mkdir(parents=True)
+    workdir = shared.workdir if shared else _work_root(root) / f"{module_id}-{os.getpid()}-{time.monotonic_ns()}"
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         # the workers start importing nbgrader now, while this process prepares the batch
-        with WorkerPool(report.workers, workdir=workdir) as pool:
+        with nullcontext(shared) if shared else WorkerPool(report.workers, workdir=workdir) as pool:
             preparing = _prepare_signatures(root, module_id, signature_data, report) if signature_data else None
-            template = module_template(config, module, workdir / "template.db")
+            template = module_template(config, module, workdir / f"template-{module_id}.db")
             releases = _release_notebooks(module)
             setup = {"root": str(root), "module_id": module_id, "template_db": str(template),
                      "release_dir": str(module.release.parent), "overrides": overrides,
@@ -341,7 +357,8 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
                 if preparing is not None:
                     preparing.join()
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not shared:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _record(root, module_id, learner, result, fp, source_fp, notebooks, timeout, sandbox) -> StateRecord:

@@ -59,16 +59,10 @@ def _serve(conn: Connection, parent_pid: int) -> None:
         from policylab.grading.autograde import WorkingCopy, preload
 
         preload()
-        setup = conn.recv()
-        if setup is None:
-            return
-        copy = WorkingCopy(**setup)
-    except (EOFError, OSError):
-        return
     except BaseException:
         conn.send(("init-failed", traceback.format_exc()))
         return
-    conn.send(("ready", os.getpid()))
+    copy = None
     try:
         while True:
             try:
@@ -77,6 +71,17 @@ def _serve(conn: Connection, parent_pid: int) -> None:
                 return
             if message is None:
                 return
+            if isinstance(message, dict):  # a batch's setup: its module's working copy (the next module's, in a pool that serves several)
+                if copy is not None:
+                    copy.close()
+                    copy = None
+                try:
+                    copy = WorkingCopy(**message)
+                except BaseException:
+                    conn.send(("init-failed", traceback.format_exc()))
+                    return
+                conn.send(("ready", os.getpid()))
+                continue
             job_id, kwargs = message
             try:
                 result = copy.grade(**kwargs)
@@ -87,7 +92,8 @@ def _serve(conn: Connection, parent_pid: int) -> None:
             except OSError:
                 return
     finally:
-        copy.close()
+        if copy is not None:
+            copy.close()
 
 
 class _Worker:
@@ -105,14 +111,17 @@ class _Worker:
         os.close(up_w)
         self.send_conn = Connection(down_w, readable=False)
         self.conn = Connection(up_r, writable=False)
-        self.configured = False
+        self.setup: dict | None = None
         self.ready = False
         self.job: Any = None
 
     def configure(self, setup: dict) -> None:
-        if not self.configured:
-            self.send_conn.send(dict(setup, workdir=str(self.workdir)))
-            self.configured = True
+        """Have the worker build this batch's working copy, unless it holds it already."""
+        setup = dict(setup, workdir=str(self.workdir))
+        if setup != self.setup:
+            self.send_conn.send(setup)
+            self.setup = setup
+            self.ready = False
 
     def log_tail(self) -> str:
         try:
@@ -146,7 +155,9 @@ class WorkerPool:
     """``size`` grading processes, started at once so that their imports overlap the caller's work.
 
     ``run`` hands them the working-copy setup and the jobs; ``close`` ends them. Use as a
-    context manager.
+    context manager. One pool may serve several batches in turn (``policylab demo`` grades every
+    module with one): a new setup replaces each worker's working copy, and the worker's imports,
+    zygote and interpreter are paid once.
     """
 
     def __init__(self, size: int, *, workdir: Path) -> None:

@@ -55,7 +55,7 @@ START_SECONDS = 120
 _PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
 
 _preload: list[tuple[str, ...]] = [PRELOAD]
-_running: dict[tuple, tuple[subprocess.Popen, str]] = {}
+_running: dict[tuple, tuple[subprocess.Popen, str, tuple[str, ...]]] = {}
 _failed: set[tuple] = set()
 _started: list = []
 _lock = threading.Lock()
@@ -87,21 +87,28 @@ def set_preload(names: tuple[str, ...]) -> None:
 
 def ensure(policy: dict) -> str | None:
     """The socket of this process's zygote for kernels of ``policy``'s environment, started on
-    first use; None when kernels must start cold (not root, or the zygote did not come up)."""
+    first use; None when kernels must start cold (not root, or the zygote did not come up).
+
+    One zygote per environment: one that has imported at least what this batch wants serves it;
+    otherwise it is replaced by one that imports both (a worker serving several modules in turn
+    soon holds one zygote for all of them)."""
     if os.geteuid() != 0 or not sys.platform.startswith("linux"):
         return None
     env = sandbox_env(policy)
-    preload = _preload[0]
-    key = (policy["python"], tuple(sorted(env.items())), preload)
+    key = (policy["python"], tuple(sorted(env.items())))
     with _lock:
-        if key in _failed:  # once is enough: every kernel start must not pay for another try
-            return None
-        proc, path = _running.pop(key, (None, ""))
+        proc, path, preload = _running.pop(key, (None, "", ()))
         if proc is not None and proc.poll() is None:
-            _running[key] = (proc, path)
-            return path
-        if path:  # it died (the OOM killer, say): start another
+            if set(_preload[0]) <= set(preload):
+                _running[key] = (proc, path, preload)
+                return path
+            proc.kill()  # the kernels it forked are processes of their own, and live on
+            proc.wait()
+        if path:
             _remove(path)
+        preload = tuple(sorted(set(preload) | set(_preload[0])))
+        if (key, preload) in _failed:  # once is enough: every kernel start must not pay for another try
+            return None
         if not _started:
             _started.append(atexit.register(stop_all))
         folder = tempfile.mkdtemp(prefix="policylab-zygote-")
@@ -115,15 +122,15 @@ def ensure(policy: dict) -> str | None:
             proc.kill()
             proc.wait()
             _remove(path)
-            _failed.add(key)
+            _failed.add((key, preload))
             return None
-        _running[key] = (proc, path)
+        _running[key] = (proc, path, preload)
         return path
 
 
 def stop_all() -> None:
     with _lock:
-        for proc, path in _running.values():
+        for proc, path, _ in _running.values():
             proc.kill()
             proc.wait()
             _remove(path)

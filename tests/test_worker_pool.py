@@ -1,0 +1,51 @@
+"""One pool of grading workers serving module after module (``policylab demo``): the workers are
+reused, each module is graded as a pool of its own would grade it, and a worker that dies is replaced."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+from conftest import copy_course
+
+from policylab.course.build import build_exercises
+from policylab.course.modules import load_modules
+from policylab.grading.batch import grade_module, read_scores, shared_pool
+
+pytestmark = pytest.mark.xdist_group("worker-pool")
+MODULES = ["m01", "m04"]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = copy_course(tmp_path_factory.mktemp("pool") / "course", MODULES)
+    build_exercises(root=root, modules=MODULES)
+    for module in load_modules(root):
+        if module.id not in MODULES:
+            continue
+        release = nbformat.read(module.release, as_version=4)
+        answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(module.source, as_version=4).cells
+                   if c.metadata.get("nbgrader", {}).get("solution")}
+        solved = nbformat.from_dict(release)
+        for cell in solved.cells:
+            cell.source = answers.get(cell.metadata.get("nbgrader", {}).get("grade_id"), cell.source)
+        for learner, nb in (("solves", solved), ("leaves-blank", release)):
+            folder = root / "grading" / "submitted" / learner / module.id
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / module.source.name)
+    return root
+
+
+def test_one_pool_grades_module_after_module_as_fresh_pools_do(course):
+    with shared_pool(course, 2) as pool:
+        pids = sorted(w.process.pid for w in pool.workers)
+        shared = {m: grade_module(m, root=course, pool=pool) for m in MODULES}
+        assert sorted(w.process.pid for w in pool.workers) == pids, "the pool's workers were not reused"
+        # the second module's working copies replaced the first's: one module's solutions at a time
+        assert {p.name for p in pool.workdir.glob("w*/course/solutions/*")} == {MODULES[-1]}
+    scores = {m: read_scores(m, root=course) for m in MODULES}
+    for m in MODULES:
+        assert shared[m].by_state().keys() == {"graded"}, shared[m].by_state()
+        assert all(got == want for got, want in scores[m]["solves"].values()), scores[m]["solves"]
+        assert all(got == 0 for got, _ in scores[m]["leaves-blank"].values()), scores[m]["leaves-blank"]
+    fresh = grade_module(MODULES[0], root=course, force=True, workers=2)
+    assert read_scores(MODULES[0], root=course) == scores[MODULES[0]]
+    assert {k: r.state for k, r in fresh.records.items()} == {k: r.state for k, r in shared[MODULES[0]].records.items()}
