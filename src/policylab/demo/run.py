@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -61,11 +62,13 @@ def _grade_one(module, *, root: Path, pool, sandbox: bool, cohort, workers, echo
     marked = simulate_trainer_grades(cohort, module.id, root=root)
     if marked:
         echo(f"      {module.id}: 강사(가상)가 서술형 답안 {marked}건을 채점하고 의견을 남겼습니다.")
-    fb = write_feedback(module.id, root=root, workers=workers)
-    echo(f"[5/6] {module.id} 피드백 {len(fb.written) - len(fb.withheld)}명: "
-         f"grading/feedback/<학습자>/{module.id}/"
-         + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
     return unexpected
+
+
+def _feedback_written(fb, echo) -> None:
+    echo(f"[5/6] {fb.module} 피드백 {len(fb.written) - len(fb.withheld)}명: "
+         f"grading/feedback/<학습자>/{fb.module}/"
+         + (f" (보류 {len(fb.withheld)}명)" if fb.withheld else ""))
 
 
 def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, workers: int | None = None,
@@ -103,10 +106,18 @@ def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, worke
              "(실제 학습자의 제출물은 policylab grade가 샌드박스 없이는 채점하지 않습니다).", err=True)
         use_sandbox = False
     unexpected = []
-    with shared_pool(root, workers) as pool:  # one set of grading processes for every module
+    # one set of grading processes for every module; a module's feedback pages are written (in
+    # processes of their own) while the next module is graded, on the cores grading leaves idle
+    writing = None
+    with shared_pool(root, workers) as pool, ThreadPoolExecutor(1) as background:
         for module in modules:
             unexpected += _grade_one(module, root=root, pool=pool, sandbox=use_sandbox, cohort=cohort,
                                      workers=workers, echo=echo, grading_bar=grading_bar)
+            if writing is not None:
+                _feedback_written(writing.result(), echo)
+            writing = background.submit(write_feedback, module.id, root=root, workers=workers)
+        if writing is not None:
+            _feedback_written(writing.result(), echo)
 
     echo("[6/6] 보고서")
     summary = render_from_gradebook(root=root, workers=workers)
