@@ -103,8 +103,10 @@ class WorkingCopy:
 
     def __init__(self, *, root: str, module_id: str, workdir: str, template_db: str, release_dir: str,
                  overrides: dict | None = None, draws: bool = False, roster: list[str] | None = None,
-                 submitted: str | None = None) -> None:
+                 submitted: str | None = None, many_modules: bool = False) -> None:
         from policylab.grading.gradebook import ensure_tools_on_path
+
+        self.many_modules = many_modules  # in a pool that grades module after module: one zygote for all
 
         self.root = Path(root)
         self.module_id = module_id
@@ -171,6 +173,7 @@ class WorkingCopy:
             from policylab.grading.sandbox.execute import start_zygote
 
             start_zygote(self.config.SandboxKernelManager.get("kernel_dirs", []), self.config.SandboxExecute.kernel_name,
+                         None if self.many_modules else
                          [c.source for nb in self._releases.values() for c in nb.cells if c.cell_type == "code"])
         self.coursedir = CourseDirectory(config=self.config)
         self.api = NbGraderAPI(coursedir=self.coursedir, config=self.config)

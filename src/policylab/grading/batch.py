@@ -327,7 +327,8 @@ def _run(root, module, config, roster, jobs, source_fp, report, progress, overri
             releases = _release_notebooks(module)
             setup = {"root": str(root), "module_id": module_id, "template_db": str(template),
                      "release_dir": str(module.release.parent), "overrides": overrides,
-                     "draws": module.converted, "roster": [r.learner_id for r in roster]}
+                     "draws": module.converted, "roster": [r.learner_id for r in roster],
+                     "many_modules": shared is not None}
             for worker in pool.workers:
                 worker.configure(setup)   # they build their working copies while we go on
             extensions = read_extension(db_url, course_id, module_id, [j[0] for j in jobs])

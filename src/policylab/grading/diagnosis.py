@@ -92,11 +92,13 @@ def same(doc_a: dict | None, doc_b: dict | None) -> bool:
 
 def signature_names(m: Misconception, grade_id: str, sig: Signatures) -> list[str]:
     """The names where misconception ``m`` differs from the solution at test cell ``grade_id``."""
-    mine = sig.misconceptions.get(m.id, {}).get(grade_id)
-    right = sig.solution.get(grade_id)
-    if not mine or right is None:
-        return []
-    return [n for n in sorted(mine) if not same(mine[n], right.get(n))]
+    known = sig.__dict__.setdefault("_names", {})  # asked once per entry and cell for each failed answer
+    if (m.id, grade_id) not in known:
+        mine = sig.misconceptions.get(m.id, {}).get(grade_id)
+        right = sig.solution.get(grade_id)
+        known[m.id, grade_id] = [] if not mine or right is None else \
+            [n for n in sorted(mine) if not same(mine[n], right.get(n))]
+    return known[m.id, grade_id]
 
 
 _LOADED: dict[str, tuple[Signatures, list[Misconception]]] = {}

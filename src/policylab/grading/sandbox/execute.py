@@ -28,7 +28,7 @@ from traitlets import Bool, Integer, List, Unicode
 
 from policylab.grading.sandbox.confine import ZYGOTE_ENV
 from policylab.grading.sandbox.zygote import ensure as ensure_zygote
-from policylab.grading.sandbox.zygote import imports_of, set_preload
+from policylab.grading.sandbox.zygote import PRELOAD, imports_of, set_preload
 from policylab.grading.sandbox.kernel import SANDBOX_DIR_ENV, read_status
 from policylab.grading.values import EXPORT_MIME
 
@@ -136,11 +136,11 @@ def _zygote_for(argv: list[str]) -> str | None:
     return ensure_zygote(policy)
 
 
-def start_zygote(kernel_dirs: list[str], kernel_name: str, sources: list[str]) -> None:
+def start_zygote(kernel_dirs: list[str], kernel_name: str, sources: list[str] | None) -> None:
     """Start this process's zygote for a batch whose released cells are ``sources`` (it preloads
-    what they import), in the background, so that its imports overlap the rest of the batch's
-    setup instead of delaying the first kernel (which waits for it if it is not ready)."""
-    set_preload(imports_of(sources))
+    what they import; None: what every module imports), in the background, so that its imports
+    overlap the rest of the batch's setup instead of delaying the first kernel (which waits for it)."""
+    set_preload(PRELOAD if sources is None else imports_of(sources))
     try:
         argv = KernelSpecManager(kernel_dirs=list(kernel_dirs)).get_kernel_spec(kernel_name).argv
     except Exception:  # noqa: BLE001 - no such kernelspec: the first kernel start reports it
