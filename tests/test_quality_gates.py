@@ -18,6 +18,7 @@ from policylab.course.modules import load_course, load_modules
 from policylab.course.quotes import unsupported_quotes
 from policylab.grading import states
 from policylab.grading.batch import grade_module, read_scores
+from policylab.grading.workers import WorkerPool
 
 READY = load_modules(REPO, ready_only=True)
 IDS = [m.id for m in READY]
@@ -66,8 +67,16 @@ def _through_nbgrader(module) -> list[dict]:
     return chosen
 
 
+@pytest.fixture(scope="session")
+def pool(tmp_path_factory):
+    """One grading worker per test process, serving every module this process grades (the demo's
+    shared pool): its start, imports and zygote are paid once, and the test processes are the parallelism."""
+    with WorkerPool(1, workdir=tmp_path_factory.mktemp("pool")) as workers:
+        yield workers
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, pool):
     """Autograde, per module and once per worker: the solution, the release and one bank entry per test cell."""
     cache = {}
 
@@ -86,7 +95,7 @@ def graded(tmp_path_factory):
                 folder = root / "grading" / "submitted" / learner / module_id
                 folder.mkdir(parents=True)
                 nbformat.write(nb, folder / module.source.name)
-            report = grade_module(module_id, root=root, learners=sorted(submissions))
+            report = grade_module(module_id, root=root, learners=sorted(submissions), pool=pool)
             assert not report.diagnosis_error, report.diagnosis_error
             cache[module_id] = read_scores(module_id, root=root)
             grade.roots[module_id] = root
