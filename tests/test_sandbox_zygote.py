@@ -131,3 +131,19 @@ def test_an_unreachable_zygote_means_a_cold_kernel(course, monkeypatch, tmp_path
                                                   "{'forked': 'statsmodels.formula.api' in sys.modules,"
                                                   " 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit())}))"))
     assert facts == {"forked": False, "pids": [1, 2]}
+
+
+def test_a_forked_kernel_refuses_to_run_as_root():
+    """Defence in depth: a request without a kernel uid of its own ends the kernel before any learner code."""
+    status_r, status_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child ends in os._exit
+        zygote._become_kernel({"uid": 0, "limits": {}, "env": {}, "extra": [], "connection_file": "x"}, out_w, status_w)
+        os._exit(99)
+    os.close(status_w)
+    os.close(out_w)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 70
+    assert os.read(status_r, 16) == b"70"
+    assert b"never root" in os.read(out_r, 65536)

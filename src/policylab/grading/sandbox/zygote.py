@@ -2,26 +2,25 @@
 
 A cold sandboxed kernel spends most of its CPU importing ipykernel, pandas, scipy and statsmodels
 (an m10 batch: 19 of its 39 CPU-seconds). The *zygote* imports them once per grading process and
-forks a kernel for each notebook. Each kernel still gets a bubblewrap sandbox of its own, made by
-the launcher (``policylab.grading.sandbox.kernel``) exactly as for a cold kernel; only the process
-that runs in it differs:
+forks a kernel for each notebook, into a bubblewrap sandbox of its own made by the launcher
+(``policylab.grading.sandbox.kernel``) exactly as for a cold kernel:
 
 1. bwrap starts the stub in hold mode (the *holder*): it drops to the kernel's uid, takes the limits,
    copies the working folder into the sandbox's tmpfs and says so on a pipe, then waits.
-2. The launcher sends the zygote the holder's pid and the kernel's arguments, over a Unix socket
+2. The launcher sends the zygote the holder's pid and the kernel's arguments over a Unix socket
    in a private folder of the grader (outside every sandbox).
-3. A fresh child of the zygote reads that request (the zygote itself never does, so no kernel's
-   copy of its memory holds another kernel's request), joins the holder's mount, pid, network,
-   IPC, UTS and cgroup namespaces, chroots into its root and forks the kernel into its pid
-   namespace. The kernel drops every capability and the bounding set, takes the same uid, limits
-   and environment as a cold kernel (plus no_new_privs, as bwrap sets), closes every inherited
-   descriptor, reseeds numpy's global generator (the ``random`` module reseeds itself at fork), and
-   runs ipykernel. Its exit status goes back to the launcher, which then ends the sandbox.
+3. A fresh child of the zygote reads that request (the zygote never does, so no kernel's copy of
+   its memory holds another's request), joins the holder's mount, pid, network, IPC, UTS and
+   cgroup namespaces, chroots into its root and forks the kernel, which the sandbox's init adopts.
+   The kernel drops every capability and the bounding set, takes the uid, limits and environment
+   of a cold kernel (plus no_new_privs, as bwrap sets), closes every inherited descriptor, reseeds
+   numpy's global generator (``random`` reseeds itself at fork) and runs ipykernel. It reports its
+   exit status, which goes back to the launcher, which then ends the sandbox.
 
-What a kernel shares with the zygote is a copy-on-write image of library imports: nothing another
-kernel can alter. What it does not get fresh: Python's string-hash seed (the zygote's, the same for
-every kernel of one grading process) and modules a cold kernel would import only on request.
-Privileged (root) bubblewrap only; elsewhere, or when the zygote cannot be reached, kernels start cold.
+A kernel shares with the zygote a copy-on-write image of library imports: nothing another kernel
+can alter. Not fresh: Python's string-hash seed (one per grading process) and modules a cold kernel
+would import only on request. Root (privileged bubblewrap) only; elsewhere, or when the zygote
+cannot be reached, kernels start cold.
 """
 from __future__ import annotations
 
@@ -32,7 +31,9 @@ import gc
 import importlib
 import json
 import os
+import resource
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,17 +43,15 @@ import threading
 import time
 import traceback
 
-from policylab.grading.sandbox.confine import WORK, ZYGOTE_ENV, confine, kernel_args, sandbox_env
+from policylab.grading.sandbox.confine import WORK, confine, kernel_args, sandbox_env
 
-__all__ = ["ZYGOTE_ENV", "connect", "ensure", "imports_of", "run_kernel", "serve", "set_preload", "stop_all"]
 KERNEL = ("ipykernel.kernelapp", "ipykernel.ipkernel")  # every kernel imports these
 # without a batch's own list (set_preload): what the 13 modules' notebooks import
 PRELOAD = KERNEL + ("numpy", "pandas", "scipy.stats", "statsmodels.api", "statsmodels.formula.api",
                     "plotly.express", "plotly.graph_objects")
 NAMESPACES = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt")  # joined in this order: user owns the rest
 REQUIRED = ("ipc", "uts", "net", "pid", "mnt")  # a holder that shares one of these with us is refused
-START_SECONDS = 120
-_PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 38, 24
+START_SECONDS, _PR_SET_NO_NEW_PRIVS, _PR_CAPBSET_DROP = 120, 38, 24  # the last two: prctl(2) options
 
 _preload: list[tuple[str, ...]] = [PRELOAD]
 _running: dict[tuple, tuple[subprocess.Popen, str, tuple[str, ...]]] = {}
@@ -138,11 +137,7 @@ def stop_all() -> None:
 
 
 def _remove(path: str) -> None:
-    for p in (path, os.path.dirname(path)):
-        try:
-            (os.unlink if p == path else os.rmdir)(p)
-        except OSError:
-            pass
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # the socket's private folder
 
 
 # --------------------------------------------------------------------------- launcher side
@@ -377,11 +372,14 @@ def _become_kernel(request: dict, out_fd: int, status_fd: int) -> None:
         os.dup2(out_fd, 2)
         os.dup2(status_fd, 3)  # where it says how it ended (close-on-exec: no program it runs inherits it)
         os.set_inheritable(3, False)
-        os.closerange(4, 1 << 20)  # the zygote's socket, this request's connection, everything else
+        # the zygote's socket, this request's connection, the grader's /proc: everything else
+        os.closerange(4, max(1 << 20, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
         with open("/proc/sys/kernel/cap_last_cap") as f:
             last_cap = int(f.read())
         for cap in range(last_cap + 1):
             _libc_call("prctl", _PR_CAPBSET_DROP, cap, 0, 0, 0)
+        if int(request["uid"]) <= 0:
+            raise ValueError("a forked kernel must get a uid of its own, never root's")
         confine(int(request["uid"]), request["limits"])  # setresuid to a non-root uid clears the rest
         _libc_call("prctl", _PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.environ.clear()
@@ -395,9 +393,11 @@ def _become_kernel(request: dict, out_fd: int, status_fd: int) -> None:
 
         sys.argv = [kernelapp.__file__, *kernel_args(request["connection_file"], request["extra"])]
     except BaseException:  # noqa: BLE001 - never run a kernel that is not fully confined
-        traceback.print_exc()  # into the launcher's record of this sandbox
-        os.write(3, b"70")
-        os._exit(70)
+        try:
+            os.write(2, traceback.format_exc().encode())  # into the launcher's record of this sandbox
+            os.write(3, b"70")
+        finally:
+            os._exit(70)
     code = 0
     try:
         kernelapp.launch_new_instance()
