@@ -147,3 +147,15 @@ def test_a_forked_kernel_refuses_to_run_as_root():
     assert os.waitstatus_to_exitcode(status) == 70
     assert os.read(status_r, 16) == b"70"
     assert b"never root" in os.read(out_r, 65536)
+
+
+def test_the_limit_on_processes_counts_a_forked_kernel_once(course):
+    """40 threads are within the 64-process limit: a kernel the sandbox's init adopted is not counted twice."""
+    root, work = course
+    code = ("import json, threading, time\nstop = threading.Event()\n"
+            "threads = [threading.Thread(target=stop.wait) for _ in range(40)]\n"
+            "[t.start() for t in threads]\ntime.sleep(1.0)\nstop.set()\n[t.join() for t in threads]\n"
+            "print(json.dumps({'alive': True}))")
+    facts, status, _ = asyncio.run(_run(root, work, code))
+    assert facts == {"alive": True}
+    assert status["reason"] == "exited", status

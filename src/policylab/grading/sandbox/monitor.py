@@ -43,9 +43,12 @@ class Monitor:
 
     def _tasks(self) -> list[tuple[int, int]]:
         """(pid, threads) of every process under the sandbox's init."""
-        out, stack = [], [self.child] + ([self.kernel] if self.kernel else [])
+        out, stack, seen = [], [self.child] + ([self.kernel] if self.kernel else []), set()
         while stack:
             pid = stack.pop()
+            if pid in seen:  # a forked kernel is also under init, once the sandbox's init adopted it
+                continue
+            seen.add(pid)
             try:
                 tids = os.listdir(f"/proc/{pid}/task")
             except OSError:
