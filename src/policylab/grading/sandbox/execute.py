@@ -27,8 +27,8 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, List, Unicode
 
 from policylab.grading.sandbox.confine import ZYGOTE_ENV
-from policylab.grading.sandbox.zygote import ensure as ensure_zygote
 from policylab.grading.sandbox.zygote import PRELOAD, imports_of, set_preload
+from policylab.grading.sandbox.zygote import ensure as ensure_zygote
 from policylab.grading.sandbox.kernel import SANDBOX_DIR_ENV, read_status
 from policylab.grading.values import EXPORT_MIME
 

@@ -34,8 +34,7 @@ class Monitor:
         self.limits = limits
         self.status = status
         self.sandbox_dir = sandbox_dir
-        self.child: int | None = None  # bwrap's first process in the sandbox
-        self.kernel: int | None = None  # a zygote-forked kernel: in the sandbox, but not under child
+        self.child: int | None = None  # bwrap's first process in the sandbox (a zygote-forked kernel is adopted under it)
         self.peak_vm = 0
         self.cpu = 0.0
         self.stop = threading.Event()
@@ -43,12 +42,9 @@ class Monitor:
 
     def _tasks(self) -> list[tuple[int, int]]:
         """(pid, threads) of every process under the sandbox's init."""
-        out, stack, seen = [], [self.child] + ([self.kernel] if self.kernel else []), set()
+        out, stack = [], [self.child]
         while stack:
             pid = stack.pop()
-            if pid in seen:  # a forked kernel is also under init, once the sandbox's init adopted it
-                continue
-            seen.add(pid)
             try:
                 tids = os.listdir(f"/proc/{pid}/task")
             except OSError:

@@ -172,7 +172,6 @@ def run_kernel(sock: socket.socket, ready_fd: int, monitor, *, request: dict, ta
         if "pid" not in reply:
             monitor.kill("sandbox_error", f"the zygote could not start the kernel: {reply.get('error', 'no reply')}")
             return None
-        monitor.kernel = int(reply["pid"])
         return _recv(sock).get("exit")  # None: the zygote's child died without reporting
     finally:
         os.close(ready_fd)
