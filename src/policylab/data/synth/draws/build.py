@@ -86,8 +86,11 @@ def _write_table(table: pd.DataFrame | bytes, path: Path) -> None:
     if isinstance(table, bytes):  # a file the recipe rendered itself (a CP949 CSV, an Excel report)
         path.write_bytes(table)
     elif path.suffix == ".gz":
-        # mtime=0: the same draw gives the same bytes
-        table.to_csv(path, index=False, encoding="utf-8", compression={"method": "gzip", "mtime": 0})
+        # mtime=0: the same draw gives the same bytes. Level 1, not gzip's default 9: a draw is built per
+        # learner while grading, and level 9 spent 0.8 s of a 0.9 s build on a 100,000-row table for
+        # a file 20 % smaller (reading it back takes the same time)
+        table.to_csv(path, index=False, encoding="utf-8",
+                     compression={"method": "gzip", "mtime": 0, "compresslevel": 1})
     else:
         table.to_csv(path, index=False, encoding="utf-8")
 
