@@ -226,3 +226,30 @@ def test_a_trial_that_changes_shared_data_in_place_leaves_no_trace(tmp_path, mon
         assert {g: {n: decode(v) for n, v in d.items()} for g, d in sig.solution.items()} == \
             {"q1_tests": {"total": 1000}, "q2_tests": {"biggest": 600}}
     assert results[0] == results[1]
+
+
+def test_a_kept_trial_kernel_serves_the_next_module_clean(tmp_path):
+    """A grading worker in a pool keeps its trusted kernel from module to module (no second start, no second
+    import of pandas): the next module's trials find none of the last one's names, and exactly that module's
+    environment (a variable only the last one had is gone)."""
+    import os
+
+    from policylab.grading import trial_kernel
+
+    first_env = dict(os.environ, POLICYLAB_DATASETS=str(tmp_path / "a"), POLICYLAB_ONLY_FIRST="1")
+    trial_kernel.keep_kernels(True)
+    try:
+        first = trial_kernel.kernel_for(tmp_path / "m01.ipynb", [], first_env, 60)
+        first.run("import pandas\nleftover = 41")
+        trial_kernel.release(tmp_path / "m01.ipynb", first, True)
+        second_env = dict(os.environ, POLICYLAB_DATASETS=str(tmp_path / "b"))
+        second = trial_kernel.kernel_for(tmp_path / "m04.ipynb", [], second_env, 60)
+        assert second is first, "the parked kernel was not reused for another module"
+        shown = "".join(o.get("text", "") for o in second.run(
+            "import os, sys\nprint('leftover' in globals(), 'pandas' in sys.modules, "
+            "os.environ['POLICYLAB_DATASETS'], os.environ.get('POLICYLAB_ONLY_FIRST'))"))
+        assert shown.split() == ["False", "True", str(tmp_path / "b"), "None"], shown
+        trial_kernel.release(tmp_path / "m04.ipynb", second, True)
+    finally:
+        trial_kernel.keep_kernels(False)
+    assert not trial_kernel._parked

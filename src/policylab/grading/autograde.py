@@ -190,15 +190,18 @@ class WorkingCopy:
         # the private gradebook's source cells are fixed for the batch: read once, not three times a notebook
         hidden_tests.KEEP_SOURCE_CELLS = True
 
-    def close(self) -> None:
-        """Stop the kept kernels, remove the socket folder (the working copy itself is the parent's to remove),
-        and give the process back the environment and caches it had before this copy."""
+    def close(self, *, keep_helpers: bool = False) -> None:
+        """Remove the socket folder (the working copy itself is the parent's to remove), give the process
+        back the environment and caches it had before this copy, and stop the kept helpers: the checker and
+        the diagnosis's trusted kernel. ``keep_helpers``: the next module's copy in this worker takes them
+        over (a pool that grades module after module): both are told each job's course and draw, so they
+        serve any module, and their imports are paid once per worker."""
         from policylab.grading.checks import Checker
         from policylab.grading.trial_kernel import keep_kernels
 
-        keep_kernels(False)
-        if Checker._shared is not None:
-            Checker._shared.close()
+        if not keep_helpers:
+            keep_kernels(False)
+            Checker.close_shared()
         if getattr(self, "sockets", None) is not None:
             shutil.rmtree(self.sockets, ignore_errors=True)
         self._give_back()

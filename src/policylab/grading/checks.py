@@ -228,6 +228,12 @@ class Checker:
             cls._shared.datasets = datasets
             return cls._shared
 
+    @classmethod
+    def close_shared(cls) -> None:
+        with cls._lock:
+            if cls._shared is not None:
+                cls._shared.close()
+
     def run(self, cells: list[dict], *, timeout: float, root: str | None = None) -> list[Verdict]:
         """Check every cell against ``root``'s references (default: $POLICYLAB_ROOT); a hang or crash fails
         them all (and the process is replaced)."""

@@ -66,16 +66,18 @@ class TrialKernel:
             not any(o.get("output_type") == "error" for o in outputs)
 
     def reset(self, cells: list, env: dict) -> bool:
-        """Ready for another draw of the same module: an empty namespace, an empty working folder and
-        that draw's environment (the modules it imported stay loaded: that is the saving)."""
+        """Ready for another draw, of this module or another: an empty namespace, an empty working folder
+        and that draw's environment (the modules it imported stay loaded: that is the saving)."""
         if not self.started or not self.client.km or not self.client.kc:
             return False
         for path in self.cwd.iterdir():
             if not path.name.startswith("kernel-ipc"):
                 shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        changed = {k: env[k] for k in ("POLICYLAB_ROOT", "POLICYLAB_DATASETS") if k in env}
+        changed = {k: v for k, v in env.items() if self.env.get(k) != v}
+        gone = sorted(k for k in self.env if k not in env)
         try:
-            outputs = self.run(f"%reset -f\nimport os as _os\n_os.environ.update({changed!r})\ndel _os\n")
+            outputs = self.run(f"%reset -f\nimport os as _os\n_os.environ.update({changed!r})\n"
+                               f"for _k in {gone!r}:\n    _os.environ.pop(_k, None)\ndel _os\n")
         except Exception:  # noqa: BLE001 - a kernel that cannot take a cell is not reused
             return False
         if any(o.get("output_type") == "error" for o in outputs):
@@ -115,8 +117,8 @@ _keep = False
 
 
 def keep_kernels(keep: bool = True) -> None:
-    """Let a process that diagnoses many draws of one module reuse its trusted kernel across them
-    (a grading worker); ``False`` stops the parked kernels."""
+    """Let a process that diagnoses many draws reuse its trusted kernel across them (a grading worker,
+    module after module in a pool); ``False`` stops the parked kernels."""
     global _keep
     _keep = keep
     if not keep:
@@ -127,9 +129,12 @@ def keep_kernels(keep: bool = True) -> None:
 
 
 def kernel_for(source: Path, cells: list, env: dict, timeout: int) -> TrialKernel:
-    kernel = _parked.pop(str(source), None)
+    """The parked kernel of this source notebook, else of another (a kernel holds nothing of its module
+    after ``reset`` but the modules it imported), else a new one."""
+    kernel = _parked.pop(str(source), None) or (_parked.popitem()[1] if _parked else None)
     if kernel is not None:
         if kernel.reset(cells, env):
+            kernel.client.timeout = timeout
             return kernel
         kernel.stop()
         shutil.rmtree(kernel.cwd, ignore_errors=True)

@@ -73,7 +73,7 @@ def _serve(conn: Connection, parent_pid: int) -> None:
                 return
             if isinstance(message, dict):  # a batch's setup: its module's working copy (the next module's, in a pool that serves several)
                 if copy is not None:
-                    copy.close()
+                    copy.close(keep_helpers=True)
                     copy = None
                 try:
                     copy = WorkingCopy(**message)
