@@ -217,7 +217,7 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 
 
 @main.command()
-@click.argument("module_id", metavar="MODULE")
+@click.argument("module_ids", metavar="MODULE...", nargs=-1, required=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Grading processes (default: the number of cores).")
 @click.option("--learner", "learners", multiple=True, help="Grade only this learner (repeatable).")
@@ -227,29 +227,51 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 @click.option("--no-sandbox", is_flag=True,
               help="Run learner code without the grading sandbox (trusted learners only; recorded with the grades).")
 @click.pass_context
-def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tuple[str, ...], force: bool,
-          timeout: int | None, no_sandbox: bool) -> None:
-    """Autograde MODULE's submissions in parallel; exits 1 if any submission is not cleanly graded."""
-    from policylab.grading import states
-    from policylab.grading.batch import grade_module
+def grade(ctx: click.Context, module_ids: tuple[str, ...], workers: int | None, learners: tuple[str, ...],
+          force: bool, timeout: int | None, no_sandbox: bool) -> None:
+    """Autograde each MODULE's submissions in parallel (``all``: every ready module; several modules share one
+    set of grading processes); exits 1 if any submission is not cleanly graded."""
+    from contextlib import nullcontext
+
+    from policylab.course.modules import load_modules
+    from policylab.course.paths import find_root
+    from policylab.grading.batch import shared_pool
     from policylab.grading.sandbox.configure import SandboxUnavailable
 
-    progress, close_bar = _grading_bar(f"{module_id} 채점")
+    root = _root(ctx)
+    ids = [m.id for m in load_modules(root, ready_only=True)] if "all" in module_ids else list(dict.fromkeys(module_ids))
+    failed = False
     try:
-        report = grade_module(module_id, root=_root(ctx), learners=list(learners) or None, workers=workers,
-                              force=force, timeout=timeout, progress=progress, sandbox=not no_sandbox)
+        with shared_pool(root or find_root(), workers) if len(ids) > 1 else nullcontext() as pool:
+            for module_id in ids:
+                try:
+                    failed |= _grade_one(root, module_id, pool, list(learners), workers, force, timeout, no_sandbox)
+                except _grading_errors() as exc:  # one module that cannot be graded does not stop the others
+                    click.echo(f"{module_id}: 오류: {exc}", err=True)
+                    failed = True
     except SandboxUnavailable as exc:
         click.echo(f"{exc}\n채점 샌드박스를 시작할 수 없어 채점하지 않았습니다. 위 안내대로 설치한 뒤 다시 "
                    "실행하거나, 신뢰할 수 있는(가상) 학습자만이라면 --no-sandbox를 붙이십시오.", err=True)
         sys.exit(2)
-    except _grading_errors() as exc:
-        raise click.ClickException(str(exc)) from None
+    if failed:
+        sys.exit(1)
+
+
+def _grade_one(root, module_id: str, pool, learners, workers, force, timeout, no_sandbox) -> bool:
+    """Grade one module and print its table; True when a submission was not cleanly graded."""
+    from policylab.grading import states
+    from policylab.grading.batch import grade_module
+
+    progress, close_bar = _grading_bar(f"{module_id} 채점")
+    try:
+        report = grade_module(module_id, root=root, learners=learners or None, workers=workers, force=force,
+                              timeout=timeout, progress=progress, sandbox=not no_sandbox, pool=pool)
     finally:
         close_bar()
     groups = report.by_state()
     _table([(states.LABELS_KO[s], s, len(groups[s]), _names(groups[s])) for s in states.STATES if s in groups],
            ("상태", "state", "인원", "학습자"))
-    click.echo(f"이번에 채점 {len(report.regraded)}명, 변경 없어 건너뜀 {len(report.unchanged)}명 "
+    click.echo(f"{module_id}: 이번에 채점 {len(report.regraded)}명, 변경 없어 건너뜀 {len(report.unchanged)}명 "
                f"({report.seconds:.1f}초, 작업 프로세스 {report.workers}개).")
     click.echo("채점 샌드박스: 사용" if report.sandbox else
                "채점 샌드박스: 사용 안 함 (--no-sandbox). 학습자 코드가 채점자 권한으로 실행되었고, "
@@ -258,8 +280,7 @@ def grade(ctx: click.Context, module_id: str, workers: int | None, learners: tup
         click.echo(f"  {learner} [{record.label}] {record.reason}", err=True)
     click.echo("기록: grading/gradebook.db (또는 POLICYLAB_DB_URL), grading/autograded/, "
                f"grading/states/{module_id}/")
-    if report.problems:
-        sys.exit(1)
+    return bool(report.problems)
 
 
 @main.command()
