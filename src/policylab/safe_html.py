@@ -25,6 +25,7 @@ This module imports nothing of PolicyLab: grading and reports both use it.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from html.parser import HTMLParser
 
 # What a reader of a notebook page needs; anything else is stripped (its text kept).
@@ -50,6 +51,7 @@ CSP_NO_SCRIPT = ("default-src 'none'; script-src 'none'; object-src 'none'; base
                  "form-action 'none'; frame-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:")
 
 
+@lru_cache(maxsize=1)
 def _sanitizer():
     from nbconvert.preprocessors.sanitize import SanitizeHTML
 
@@ -58,8 +60,21 @@ def _sanitizer():
 
 def clean_html(element) -> str:
     """nbconvert's ``clean_html`` filter with a reading allowlist: drops active content, keeps the text."""
-    text = element.decode() if isinstance(element, bytes) else str(element)
+    return _clean(element.decode() if isinstance(element, bytes) else str(element))
+
+
+# Pure functions of their text, asked again for every learner's page of a module (its released cells,
+# the same error messages): remembered per process. A learner's own text is one entry among them.
+@lru_cache(maxsize=4096)
+def _clean(text: str) -> str:
     return _sanitizer().sanitize_html_tags(text)
+
+
+@lru_cache(maxsize=4096)
+def _markdown(source: str) -> str:
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    return clean_html(MarkdownWithMath(renderer=IPythonRenderer(escape=False)).render(source))
 
 
 try:
@@ -75,6 +90,8 @@ def markdown2html(context, source) -> str:
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     cell = context.get("cell") or {}
+    if not cell.get("attachments"):  # the path only matters to embedded images, which are not asked for
+        return _markdown(str(source))
     path = (context.get("resources") or {}).get("metadata", {}).get("path", "")
     renderer = IPythonRenderer(escape=False, attachments=cell.get("attachments", {}), path=path)
     return clean_html(MarkdownWithMath(renderer=renderer).render(source))
