@@ -109,16 +109,17 @@ def run_demo(*, root: str | os.PathLike | None = None, learners: int = 30, worke
     # one set of grading processes for every module; a module's feedback pages are written (in
     # processes of their own) while the next module is graded, on the cores grading leaves idle
     writing = None
-    with shared_pool(root, workers) as pool, ThreadPoolExecutor(1) as background:
-        for module in modules:
-            unexpected += _grade_one(module, root=root, pool=pool, sandbox=use_sandbox, cohort=cohort,
-                                     workers=workers, echo=echo, grading_bar=grading_bar)
-            if writing is not None:
-                _feedback_written(writing.result(), echo)
-            writing = background.submit(write_feedback, module.id, root=root, workers=workers)
+    with ThreadPoolExecutor(1) as background:
+        with shared_pool(root, workers) as pool:
+            for module in modules:
+                unexpected += _grade_one(module, root=root, pool=pool, sandbox=use_sandbox, cohort=cohort,
+                                         workers=workers, echo=echo, grading_bar=grading_bar)
+                if writing is not None:
+                    _feedback_written(writing.result(), echo)
+                writing = background.submit(write_feedback, module.id, root=root, workers=workers)
+        # the reports read the gradebook, not the feedback pages: the last module's pages are written meanwhile
+        echo("[6/6] 보고서")
+        summary = render_from_gradebook(root=root, workers=workers)
         if writing is not None:
             _feedback_written(writing.result(), echo)
-
-    echo("[6/6] 보고서")
-    summary = render_from_gradebook(root=root, workers=workers)
     return DemoResult(root, summary, unexpected)
