@@ -50,7 +50,7 @@ def build(ctx: click.Context, check: bool, modules: tuple[str, ...]) -> None:
 @click.option("--learners", type=click.IntRange(min=1), default=30, show_default=True,
               help="Simulated learners across the corporation's departments.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for grading, feedback and reports (default: the number of cores).")
+              help="Processes for grading (default: cores + 1), feedback and reports (default: cores).")
 @click.pass_context
 def demo(ctx: click.Context, learners: int, workers: int | None) -> None:
     """The whole cycle on simulated learners: build, release, submit, autograde, feedback, reports."""
@@ -219,7 +219,7 @@ def collect(ctx: click.Context, path: Path, module_id: str, replace: bool, patte
 @main.command()
 @click.argument("module_ids", metavar="MODULE...", nargs=-1, required=True)
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Grading processes (default: the number of cores).")
+              help="Grading processes (default: one more than the number of cores).")
 @click.option("--learner", "learners", multiple=True, help="Grade only this learner (repeatable).")
 @click.option("--force", is_flag=True, help="Regrade submissions that have not changed since they were graded.")
 @click.option("--timeout", type=click.IntRange(min=1), default=None,
