@@ -156,3 +156,17 @@ def test_formgrader_shows_a_written_answer_inert(batch, monkeypatch):
     assert not [s for s in re.findall(r"(?is)<script\b[^>]*>(.*?)</script>", page) if "__pwned" in s]
     assert not re.search(r"<[^>]*\son\w+\s*=\s*[\"']?window", page, re.I)
     assert not re.search(r"""(href|src)\s*=\s*["']?\s*javascript:""", page, re.I)
+
+
+def test_cleaned_text_is_remembered_but_not_a_huge_output():
+    """Feedback pages repeat their module's cells, so cleaned text is remembered per process; a learner's
+    huge output is still cleaned (its script gone) but not kept in memory."""
+    from policylab import safe_html
+
+    safe_html._clean.cache_clear()
+    small = "<p>합계</p><script>alert(1)</script>"
+    assert safe_html.clean_html(small) == safe_html.clean_html(small) == "<p>합계</p>alert(1)"
+    assert safe_html._clean.cache_info().hits == 1
+    huge = "<p>x</p>" * (safe_html.REMEMBERED // 8 + 1) + "<script>alert(2)</script>"
+    assert "<script" not in safe_html.clean_html(huge)
+    assert safe_html._clean.cache_info().currsize == 1

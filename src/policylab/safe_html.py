@@ -58,13 +58,18 @@ def _sanitizer():
     return SanitizeHTML(tags=TAGS, attributes=ATTRIBUTES, strip=True, strip_comments=True)
 
 
+# Pure functions of their text, asked again for every learner's page of a module (its released cells,
+# the same error messages): remembered per process, texts up to REMEMBERED characters (a learner's huge
+# output is cleaned, not kept).
+REMEMBERED = 20_000
+
+
 def clean_html(element) -> str:
     """nbconvert's ``clean_html`` filter with a reading allowlist: drops active content, keeps the text."""
-    return _clean(element.decode() if isinstance(element, bytes) else str(element))
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return _clean(text) if len(text) <= REMEMBERED else _sanitizer().sanitize_html_tags(text)
 
 
-# Pure functions of their text, asked again for every learner's page of a module (its released cells,
-# the same error messages): remembered per process. A learner's own text is one entry among them.
 @lru_cache(maxsize=4096)
 def _clean(text: str) -> str:
     return _sanitizer().sanitize_html_tags(text)
@@ -90,7 +95,7 @@ def markdown2html(context, source) -> str:
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
     cell = context.get("cell") or {}
-    if not cell.get("attachments"):  # the path only matters to embedded images, which are not asked for
+    if not cell.get("attachments") and len(str(source)) <= REMEMBERED:  # the path only matters to embedded images
         return _markdown(str(source))
     path = (context.get("resources") or {}).get("metadata", {}).get("path", "")
     renderer = IPythonRenderer(escape=False, attachments=cell.get("attachments", {}), path=path)
