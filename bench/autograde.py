@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=None,
                         help="simulated learners (about 95%% submit; default 48, with --course 30)")
     parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--workers", type=int, default=None, help="policylab grade --workers (default: cores)")
+    parser.add_argument("--workers", type=int, default=None, help="policylab grade --workers (default: policylab's, one more than the cores)")
     parser.add_argument("--broken", choices=("none", "fast", "all"), default="fast",
                         help="broken submissions to include: none, the fast kinds, or all (the two loop "
                              "kinds cost one cell timeout each)")
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from policylab.demo.cohort import BROKEN_KINDS, FAST_BROKEN_KINDS, simulate_cohort
     from policylab.grading import states
-    from policylab.grading.batch import read_scores
+    from policylab.grading.batch import default_workers, read_scores
     from policylab.grading.submissions import checksums
 
     broken = {"none": (), "fast": FAST_BROKEN_KINDS, "all": BROKEN_KINDS}[args.broken]
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'tool':<34}{'seconds':>9}{'s/notebook':>12}{'CPU s':>9}{'CPU s/nb':>10}")
         print(f"{'nbgrader autograde (stock, serial)':<34}{stock_s:>9.1f}{stock_s / n:>12.2f}"
               f"{stock_cpu:>9.1f}{stock_cpu / n:>10.2f}")
-        label = f"policylab grade ({args.workers or os.cpu_count()} workers)"
+        label = f"policylab grade ({args.workers or default_workers()} workers)"
         print(f"{label:<34}{ours_s:>9.1f}{ours_s / n:>12.2f}{ours_cpu:>9.1f}{ours_cpu / n:>10.2f}")
         print(f"{'  same, --no-sandbox':<34}{bare_s:>9.1f}{bare_s / n:>12.2f}{bare_cpu:>9.1f}{bare_cpu / n:>10.2f}")
         if baseline is not None:
@@ -257,7 +257,7 @@ def course_main(args, *, learners: int) -> int:
     from policylab.course.modules import load_modules
     from policylab.demo.cohort import FAST_BROKEN_KINDS, simulate_cohort
     from policylab.grading import states
-    from policylab.grading.batch import read_scores
+    from policylab.grading.batch import default_workers, read_scores
     from policylab.grading.variants import build_variants
 
     modules = [m.id for m in load_modules(REPO, ready_only=True)]
@@ -324,7 +324,7 @@ def course_main(args, *, learners: int) -> int:
                   flush=True)
             for l in differ[:5]:
                 print(f"    {l}: stock {stock.get(l)} != policylab {ours.get(l)}")
-        workers = args.workers or os.cpu_count()
+        workers = args.workers or default_workers()
         print(f"whole course: stock serial (estimated from the samples) {total_stock:.0f} s, policylab grade "
               f"({workers} workers, one command; the modules' batches {sum(batch.values()):.0f} s) {total_ours:.0f} s: ratio {total_stock / total_ours:.2f}x   (target >= 4x)")
         print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
