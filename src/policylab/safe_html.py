@@ -67,7 +67,7 @@ REMEMBERED = 20_000
 def clean_html(element) -> str:
     """nbconvert's ``clean_html`` filter with a reading allowlist: drops active content, keeps the text."""
     text = element.decode() if isinstance(element, bytes) else str(element)
-    return _clean(text) if len(text) <= REMEMBERED else _sanitizer().sanitize_html_tags(text)
+    return _clean(text) if len(text) <= REMEMBERED else _clean.__wrapped__(text)
 
 
 @lru_cache(maxsize=4096)
@@ -75,11 +75,14 @@ def _clean(text: str) -> str:
     return _sanitizer().sanitize_html_tags(text)
 
 
-@lru_cache(maxsize=4096)
-def _markdown(source: str) -> str:
+def _render(source: str, attachments: dict | None = None, path: str = "") -> str:
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-    return clean_html(MarkdownWithMath(renderer=IPythonRenderer(escape=False)).render(source))
+    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, path=path)
+    return clean_html(MarkdownWithMath(renderer=renderer).render(source))
+
+
+_markdown = lru_cache(maxsize=4096)(_render)  # asked with the source only: no attachments, no path
 
 
 try:
@@ -92,14 +95,11 @@ except ImportError:  # pragma: no cover - jinja2 < 3
 def markdown2html(context, source) -> str:
     """nbconvert's ``markdown2html`` filter (attachments and heading anchors as HTMLExporter renders
     them), then :func:`clean_html`."""
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
-
     cell = context.get("cell") or {}
     if not cell.get("attachments") and len(str(source)) <= REMEMBERED:  # the path only matters to embedded images
         return _markdown(str(source))
     path = (context.get("resources") or {}).get("metadata", {}).get("path", "")
-    renderer = IPythonRenderer(escape=False, attachments=cell.get("attachments", {}), path=path)
-    return clean_html(MarkdownWithMath(renderer=renderer).render(source))
+    return _render(source, cell.get("attachments", {}), path)
 
 
 FILTERS = {"clean_html": f"{__name__}.clean_html", "markdown2html": f"{__name__}.markdown2html"}

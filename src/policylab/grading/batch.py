@@ -27,8 +27,8 @@ import fcntl
 import os
 import shutil
 import threading
-from contextlib import contextmanager, nullcontext
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
